@@ -38,6 +38,16 @@ class TransportError(SoftOneError):
     hint = "check that the connection's URL is reachable and the S1 service/agent is running"
 
 
+class OutcomeUnknown(TransportError):
+    """A non-idempotent call (a setData insert) failed after it may have reached the server.
+
+    It is not retried automatically because a retry could create a duplicate record; look the
+    record up (e.g. by its code) before sending it again.
+    """
+
+    hint = "the record may or may not have been created; look it up before retrying"
+
+
 class ProtocolError(SoftOneError):
     """A well-formed answer that lacks what the protocol promises (e.g. no clientID after login)."""
 
