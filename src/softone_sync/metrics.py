@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from softone_sync.db.engine import Database
 from softone_sync.db.models import SlotLog, SoftOneIntegration, SyncRun
+from softone_sync.softone.client import add_call_observer
 
 RUN_DURATION_BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 LATENESS_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0)
@@ -45,12 +46,15 @@ _ERP_ERRORS = Counter(
 )
 
 
-def observe_erp_call(service: str, seconds: float, errorcode: int | None) -> None:
+def observe_erp_call(service: str, seconds: float, errorcode: int | str | None) -> None:
     """Record one SoftOne call; ``errorcode`` is None on success. Cheap and thread-safe."""
     name = service.strip().lower() or "unknown"  # service names are case-insensitive on the wire
     _ERP_CALL_SECONDS.labels(service=name).observe(max(seconds, 0.0))
     if errorcode is not None:
         _ERP_ERRORS.labels(service=name, errorcode=str(errorcode)).inc()
+
+
+add_call_observer(observe_erp_call)
 
 
 class _StaticCollector(Collector):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from softone_sync.db.engine import Database
@@ -74,3 +77,24 @@ async def test_metrics_on_an_empty_database_parse(anon: httpx.AsyncClient) -> No
     assert response.status_code == 200
     names = {family.name for family in text_string_to_metric_families(response.text)}
     assert {"softone_sync_runs", "softone_sync_rows", "softone_sync_slots"} <= names
+
+
+async def test_real_erp_calls_show_up_with_their_errorcode(simulator: Any, anon: httpx.AsyncClient) -> None:
+    """The client reports every call through its observer hook; /metrics exposes them by service."""
+    from softone_sync.softone import ConnectionSettings, SoftOneClient
+    from softone_sync.softone.errors import DataNotFound
+
+    settings = ConnectionSettings(base_url=simulator.url, username="demo", password="demo", app_id="1001")
+    before = _samples((await anon.get("/metrics")).text)
+    async with SoftOneClient(settings) as client:
+        await client.get_objects()
+        with pytest.raises(DataNotFound):
+            await client.get_data("CUSTOMER", "999999999")
+    s = _samples((await anon.get("/metrics")).text)
+
+    def delta(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted(labels.items())))
+        return s.get(key, 0.0) - before.get(key, 0.0)
+
+    assert delta("softone_sync_erp_call_seconds_count", service="getobjects") == 1
+    assert delta("softone_sync_erp_errors_total", service="getdata", errorcode="2001") == 1

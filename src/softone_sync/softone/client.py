@@ -18,7 +18,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -146,6 +146,30 @@ def safe_url(url: str) -> str:
     except Exception:
         return "<invalid URL>"
     return str(parsed.copy_with(username=None, password=None)) if parsed.userinfo else url
+
+
+CallObserver = Callable[[str, float, "int | str | None"], None]
+_call_observers: list[CallObserver] = []
+
+
+def add_call_observer(observer: CallObserver) -> None:
+    """Register ``observer(service, seconds, errorcode)`` for every finished call (metrics hook).
+
+    ``errorcode`` is None on success, SoftOne's code on an ERP error, ``"transport"`` otherwise.
+
+    A module-level hook keeps the client free of any metrics dependency: it stays usable as a
+    library on its own, and whoever exposes metrics registers itself here.
+    """
+    if observer not in _call_observers:
+        _call_observers.append(observer)
+
+
+def _notify_observers(service: str, seconds: float, errorcode: int | str | None) -> None:
+    for observer in _call_observers:
+        try:
+            observer(service, seconds, errorcode)
+        except Exception:  # an observer must never break a sync
+            log.exception("call observer failed")
 
 
 class SoftOneClient:
@@ -388,14 +412,21 @@ class SoftOneClient:
         ``replay_done``: an error that, when it answers a transport *retry*, means the lost first
         attempt already did the work (a re-sent delete finds nothing to delete).
         """
-        answer, attempts = await self._send(service, payload, idempotent=idempotent)
+        started = time.perf_counter()
+        try:
+            answer, attempts = await self._send(service, payload, idempotent=idempotent)
+        except SoftOneError:
+            _notify_observers(service, time.perf_counter() - started, "transport")  # no ERP errorcode
+            raise
         try:
             checked = check_envelope(service, answer, client_id)
         except SoftOneError as exc:
+            _notify_observers(service, time.perf_counter() - started, exc.errorcode)
             if replay_done is None or attempts == 1 or not isinstance(exc, replay_done):
                 raise
             log.info("%s: the retried request found its work already done", service)
             checked = answer
+        _notify_observers(service, time.perf_counter() - started, None)
         if service != "login" and service != "authenticate":
             self._relogins_since_success = 0
         return checked
