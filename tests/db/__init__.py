@@ -1,0 +1,1 @@
+"""Tests of the db part: schema, migrations, engine, leases, crypto, logging, CLI."""
