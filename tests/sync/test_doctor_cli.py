@@ -5,10 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from softone_sync.cli import sync as sync_cli
 from softone_sync.config import get_settings
 from softone_sync.sync.doctor import validate_integration
 from tests.sync.helpers import (
@@ -77,10 +75,9 @@ def cli_env(monkeypatch, database_url):
 
 
 def cli(*args: str):
-    # The sync part's commands on their own root: the product's root app also carries other parts'
-    # groups (one of them another "integration" group, which has to add `validate` itself).
-    app = typer.Typer()
-    sync_cli.register(app)
+    # The product's own root app: `integration validate` must be reachable where users type it.
+    from softone_sync.cli import app
+
     return CliRunner().invoke(app, list(args))
 
 

@@ -1,9 +1,320 @@
-"""CLI commands of the serve part."""
+"""``softone-sync serve``, ``demo``, and the ``connection`` / ``integration`` management commands.
+
+The management commands are thin wrappers over :mod:`softone_sync.services`, the same functions the
+HTTP API calls, so the CLI and the API validate and reschedule identically.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
 import typer
+
+from softone_sync import services
+from softone_sync.config import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+connection_app = typer.Typer(
+    name="connection", help="SoftOne connections (passwords stored encrypted).", no_args_is_help=True
+)
+integration_app = typer.Typer(
+    name="integration", help="Integrations: what to sync, where, and when.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the root app."""
+    app.command("serve")(serve_command)
+    app.command("demo")(demo_command)
+    app.add_typer(connection_app, name="connection")
+    from softone_sync.cli import sync
+
+    sync.add_integration_commands(integration_app)
+    app.add_typer(integration_app, name="integration")
+
+
+# ---------------------------------------------------------------------------------------- helpers
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        _fail(str(exc), code=2)
+
+
+def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
+    """Open the database, run ``action(db)``, close it; service errors become one line and an exit code."""
+    from softone_sync.db.engine import open_database
+
+    async def main() -> T:
+        db = await open_database(settings.database_url, upgrade=settings.is_sqlite)
+        try:
+            return await action(db)
+        finally:
+            await db.dispose()
+
+    try:
+        return asyncio.run(main())
+    except services.InvalidInput as exc:
+        for error in exc.errors:
+            typer.echo(f"error: {error['field']}: {error['message']}", err=True)
+        raise typer.Exit(2) from None
+    except services.ServiceError as exc:
+        _fail(str(exc))
+
+
+def _print_json(value: Any) -> None:
+    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+# ---------------------------------------------------------------------------------------- serve
+
+
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 for all)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+    no_scheduler: bool = typer.Option(
+        False, "--no-scheduler", help="Serve the API only; schedules advance via /api/cron/init (mode C)."
+    ),
+) -> None:
+    """Run the HTTP API and the scheduler (mode B) with uvicorn; Ctrl-C / SIGTERM stops gracefully."""
+    import uvicorn
+
+    from softone_sync.api import create_app
+    from softone_sync.logging import setup_logging
+
+    settings = _settings()
+    setup_logging(settings)
+    app = create_app(settings, scheduler=not no_scheduler)
+    # proxy_headers off: TRUSTED_PROXIES is the one place that decides whether X-Forwarded-For is
+    # believed (uvicorn would otherwise rewrite the client address from it for 127.0.0.1 peers).
+    uvicorn.run(app, host=host, port=port, proxy_headers=False, log_config=None, access_log=False)
+
+
+# ---------------------------------------------------------------------------------------- connection
+
+
+@connection_app.command("add")
+def connection_add(
+    name: str = typer.Option(..., "--name", help="A unique name for this connection."),
+    url: str = typer.Option(
+        ..., "--url", help="The S1 web services URL, e.g. https://NAME.oncloud.gr/s1services"
+    ),
+    username: str = typer.Option(..., "--username"),
+    password: str = typer.Option(
+        ...,
+        "--password",
+        prompt=True,
+        hide_input=True,
+        envvar="SOFTONE_PASSWORD",
+        help="Prompted when omitted.",
+    ),
+    app_id: str = typer.Option(..., "--app-id", help="The Web Service appId defined in SoftOne."),
+    company: str | None = typer.Option(None, "--company"),
+    branch: str | None = typer.Option(None, "--branch"),
+    module: str | None = typer.Option(None, "--module"),
+    refid: str | None = typer.Option(None, "--refid"),
+    timeout: float = typer.Option(30.0, "--timeout", help="Seconds per ERP request."),
+    erp_timezone: str = typer.Option("Europe/Athens", "--erp-timezone"),
+) -> None:
+    """Add a SoftOne connection (the password is encrypted with SECRET_KEY)."""
+    from pydantic import SecretStr, ValidationError
+
+    from softone_sync.api.schemas import ConnectionCreate
+
+    try:
+        spec = ConnectionCreate(
+            name=name,
+            baseUrl=url,
+            username=username,
+            password=SecretStr(password),
+            appId=app_id,
+            company=company,
+            branch=branch,
+            module=module,
+            refid=refid,
+            timeoutSeconds=timeout,
+            erpTimezone=erp_timezone,
+        )
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
+    settings = _settings()
+    row = _with_db(settings, lambda db: services.create_connection(db, settings, spec))
+    typer.echo(f"connection {row.name} added (id {row.id})")
+
+
+@connection_app.command("list")
+def connection_list() -> None:
+    """List connections (never their passwords)."""
+    rows = _with_db(_settings(), services.list_connections)
+    if not rows:
+        typer.echo("no connections; add one with `softone-sync connection add`")
+    for row in rows:
+        typer.echo(
+            f"{row.id}  {row.name:<24} {row.username}@{row.baseUrl}  appId={row.appId} company={row.company}"
+        )
+
+
+@connection_app.command("test")
+def connection_test(connection: str = typer.Argument(..., help="Connection id or name.")) -> None:
+    """Log in and authenticate; print the ERP version and the company reached."""
+    settings = _settings()
+
+    async def run(db: Any) -> services.ConnectionTestResult:
+        row = await services.find_connection(db, connection)
+        return await services.test_connection(db, settings, row.id)
+
+    result = _with_db(settings, run)
+    if not result.ok:
+        _fail(f"{result.error_type}: {result.error}")
+    typer.echo(
+        f"ok: {result.company_name or '?'} (company {result.company}, branch {result.branch}), "
+        f"SoftOne {result.version or '?'}, in {result.elapsed_seconds:.2f}s"
+    )
+
+
+@connection_app.command("remove")
+def connection_remove(connection: str = typer.Argument(..., help="Connection id or name.")) -> None:
+    """Remove a connection no integration uses."""
+
+    async def run(db: Any) -> str:
+        row = await services.find_connection(db, connection)
+        await services.delete_connection(db, row.id)
+        return row.name
+
+    typer.echo(f"connection {_with_db(_settings(), run)} removed")
+
+
+# ---------------------------------------------------------------------------------------- integration
+
+
+def _read_config(path: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot read {path}: {exc.strerror}", code=2)
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        _fail(f"{path} is not valid JSON: {exc}", code=2)
+    if not isinstance(value, dict):
+        _fail(f"{path} must hold a JSON object (the configJson)", code=2)
+    return value
+
+
+@integration_app.command("add")
+def integration_add(
+    name: str = typer.Option(..., "--name"),
+    connection: str = typer.Option(..., "--connection", help="Connection id or name."),
+    config: str = typer.Option(..., "--config", help="configJson file ('-' for stdin)."),
+    inactive: bool = typer.Option(False, "--inactive", help="Create it disabled."),
+) -> None:
+    """Add an integration; configJson and its schedule are validated first."""
+    from softone_sync.api.schemas import IntegrationCreate
+
+    config_json = _read_config(config)
+    settings = _settings()
+
+    async def run(db: Any) -> Any:
+        conn = await services.find_connection(db, connection)
+        spec = IntegrationCreate(
+            name=name, connectionId=conn.id, configJson=config_json, isActive=not inactive
+        )
+        return await services.create_integration(db, spec, manager=services.build_manager(db, settings))
+
+    row = _with_db(settings, run)
+    typer.echo(f"integration {row.name} added (id {row.id}), next run {row.nextRunAt or '-'}")
+
+
+@integration_app.command("list")
+def integration_list() -> None:
+    """List integrations with their state and next run."""
+    rows = _with_db(_settings(), services.list_integrations)
+    if not rows:
+        typer.echo("no integrations; add one with `softone-sync integration add`")
+    for row in rows:
+        state = "active  " if row.isActive else "inactive"
+        cron = (row.configJson.get("schedule") or {}).get("cronExpression", "-")
+        typer.echo(
+            f"{row.id}  {row.name:<24} {state} cron={cron!s:<14} "
+            f"next={row.nextRunAt or '-'} last={row.lastSyncAt or '-'}"
+        )
+
+
+@integration_app.command("show")
+def integration_show(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
+    """Print one integration as JSON (what GET /api/integrations/{id} returns)."""
+    from softone_sync.api.schemas import integration_view
+
+    row = _with_db(_settings(), lambda db: services.find_integration(db, integration))
+    _print_json(integration_view(row))
+
+
+def _set_active(integration: str, active: bool) -> None:
+    settings = _settings()
+
+    async def run(db: Any) -> Any:
+        row = await services.find_integration(db, integration)
+        manager = services.build_manager(db, settings)
+        return await services.set_integration_active(db, row.id, active, manager=manager)
+
+    row = _with_db(settings, run)
+    typer.echo(
+        f"integration {row.name} {'enabled' if active else 'disabled'}, next run {row.nextRunAt or '-'}"
+    )
+
+
+@integration_app.command("enable")
+def integration_enable(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
+    """Enable (validates its configJson and schedules it)."""
+    _set_active(integration, True)
+
+
+@integration_app.command("disable")
+def integration_disable(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
+    """Disable: no more scheduled runs (a running one finishes)."""
+    _set_active(integration, False)
+
+
+@integration_app.command("remove")
+def integration_remove(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
+    """Remove an integration with its run history, slot log and rejects (not its target table)."""
+    settings = _settings()
+
+    async def run(db: Any) -> str:
+        row = await services.find_integration(db, integration)
+        await services.delete_integration(db, row.id, manager=services.build_manager(db, settings))
+        return row.name
+
+    typer.echo(f"integration {_with_db(settings, run)} removed")
+
+
+# ---------------------------------------------------------------------------------------- demo
+
+
+def demo_command(
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port of the API (loopback)."),
+    customers: int = typer.Option(2000, "--customers", min=1, help="Customers in the simulated ERP."),
+    items: int = typer.Option(500, "--items", min=1, help="Items in the simulated ERP."),
+    var_dir: Path = typer.Option(
+        Path("var"), "--var-dir", help="Where the demo keeps its database and secrets."
+    ),
+) -> None:
+    """The product end to end on this machine: simulated ERP, SQLite, two integrations, API + scheduler."""
+    from softone_sync.cli.demo import run_demo
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the demo ends
+        asyncio.run(run_demo(port=port, customers=customers, items=items, var_dir=var_dir.resolve()))

@@ -52,13 +52,10 @@ class _Usage(Exception):
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the root app.
 
-    ``integration validate`` belongs in the one ``integration`` group of the CLI; whoever owns that
-    group adds it with :func:`add_integration_commands`. This group only serves when none exists.
+    ``integration validate`` joins the one ``integration`` group of the CLI (cli/serve.py owns it and
+    calls :func:`add_integration_commands`).
     """
     app.command("sync", help="Run one integration now (ERP → table).")(sync_command)
-    integration = typer.Typer(help="Inspect integrations.", no_args_is_help=True)
-    add_integration_commands(integration)
-    app.add_typer(integration, name="integration")
 
 
 def add_integration_commands(group: typer.Typer) -> None:

@@ -633,7 +633,8 @@ class _Runner:
         async with self.db.engine.begin() as conn:
             await conn.execute(
                 sa.update(_RUNS)
-                .where(_RUNS.c.id == self.run_id)
+                # A run the reaper already failed (its lease expired) keeps that verdict.
+                .where(_RUNS.c.id == self.run_id, _RUNS.c.status == "running")
                 .values(
                     status=result.status,
                     finished_at=result.finished_at,

@@ -1,0 +1,531 @@
+"""Management operations shared by the HTTP API and the CLI.
+
+Every write validates first and changes nothing when invalid: a bad ``configJson`` or cron expression
+raises :class:`InvalidInput` naming the field (``configJson.schedule.cronExpression``) before any
+row is touched. Every change to an integration ends with the cron manager's ``reschedule`` so the
+schedule in the database (the single source of truth every scheduler process reads) follows at once.
+ERP passwords are encrypted with ``SECRET_KEY`` on the way in and never leave this module in clear
+except inside a :class:`~softone_sync.softone.client.ConnectionSettings` handed to the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+
+from softone_sync.config import Settings
+from softone_sync.crypto import SecretDecryptError, SecretKeyMissing, decrypt_secret, encrypt_secret
+from softone_sync.db.engine import Database
+from softone_sync.db.models import (
+    RUN_STATUSES,
+    SlotLog,
+    SoftOneConnection,
+    SoftOneIntegration,
+    SyncReject,
+    SyncRun,
+)
+from softone_sync.schedule.cron import CronError
+from softone_sync.schedule.slots import ScheduleConfig
+from softone_sync.sync.config import IntegrationConfig, IntegrationConfigError, parse_integration_config
+
+if TYPE_CHECKING:
+    from softone_sync.api.schemas import (
+        ConnectionCreate,
+        ConnectionUpdate,
+        IntegrationCreate,
+        IntegrationUpdate,
+    )
+    from softone_sync.schedule.manager import CronManager
+    from softone_sync.softone.client import ConnectionSettings
+
+log = logging.getLogger("softone_sync.services")
+
+
+class ServiceError(Exception):
+    """A management operation refused; ``code`` is the API's error code, ``str()`` says why."""
+
+    code = "error"
+
+
+class NotFound(ServiceError):
+    code = "not-found"
+
+
+class Conflict(ServiceError):
+    code = "conflict"
+
+
+class NotConfigured(ServiceError):
+    """The server lacks a setting the operation needs (SECRET_KEY)."""
+
+    code = "not-configured"
+
+
+class InvalidInput(ServiceError):
+    """One or more fields are invalid; ``errors`` is ``[{"field": ..., "message": ...}]``."""
+
+    code = "invalid-request"
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+# ---------------------------------------------------------------------------------------- validation
+
+
+def _split_problem(problem: str) -> dict[str, str]:
+    # IntegrationConfigError lines are "path: message"; a path has no spaces, a bare message may.
+    path, sep, message = problem.partition(": ")
+    if sep and path and " " not in path:
+        return {"field": f"configJson.{path}", "message": message}
+    return {"field": "configJson", "message": problem}
+
+
+def validate_config(config_json: object) -> IntegrationConfig:
+    """``configJson`` as the run will read it, plus its schedule; :class:`InvalidInput` otherwise."""
+    try:
+        config = parse_integration_config(config_json)
+    except IntegrationConfigError as exc:
+        raise InvalidInput([_split_problem(p) for p in exc.problems]) from None
+    try:
+        # The scheduler's own reading of configJson.schedule (cron, timezone, overlap, catch-up):
+        # what it would refuse at dispatch time is refused here, at write time.
+        ScheduleConfig.from_config_json(config_json if isinstance(config_json, dict) else None)
+    except CronError as exc:
+        field = _SCHEDULE_FIELDS.get(exc.field or "", "cronExpression")
+        raise InvalidInput([{"field": f"configJson.schedule.{field}", "message": str(exc)}]) from None
+    return config
+
+
+# CronError.field → the configJson.schedule key the operator wrote; cron sub-fields (minute, hour,
+# ...) all belong to cronExpression.
+_SCHEDULE_FIELDS = {
+    "timezone": "timezone",
+    "overlap": "overlap",
+    "catchUpSeconds": "catchUpSeconds",
+    "jitterSeconds": "jitterSeconds",
+}
+
+
+# ---------------------------------------------------------------------------------------- manager
+
+
+def build_manager(db: Database, settings: Settings) -> CronManager:
+    """The cron manager with the executor ``EXECUTOR`` selects.
+
+    ``inline`` (default) runs syncs in this process; ``http`` hands each slot to the API workers at
+    ``APP_URL`` (a dedicated scheduler process). ``procrastinate`` needs its worker set-up, which the
+    scheduler part's ``softone-sync cron`` commands own; the API process refuses it with a message.
+    """
+    from softone_sync.schedule import CronManager, HttpExecutor
+
+    if settings.executor == "http":
+        try:
+            return CronManager(db, settings, executor=HttpExecutor(settings))
+        except ValueError as exc:
+            raise NotConfigured(f"EXECUTOR=http: {exc}") from None
+    if settings.executor == "procrastinate":
+        raise NotConfigured(
+            "EXECUTOR=procrastinate is served by the procrastinate worker (softone-sync cron); "
+            "run the API with EXECUTOR=inline or http"
+        )
+    return CronManager(db, settings)
+
+
+async def _reschedule(manager: CronManager | None, integration_id: str) -> None:
+    if manager is not None:
+        await manager.reschedule(integration_id)
+
+
+# ---------------------------------------------------------------------------------------- integrations
+
+
+async def list_integrations(db: Database) -> list[SoftOneIntegration]:
+    async with db.session() as session:
+        rows = await session.scalars(sa.select(SoftOneIntegration).order_by(SoftOneIntegration.name))
+        return list(rows)
+
+
+async def get_integration(db: Database, integration_id: str) -> SoftOneIntegration:
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is None:
+            raise NotFound(f"no integration with id {integration_id!r}")
+        return row
+
+
+async def find_integration(db: Database, id_or_name: str) -> SoftOneIntegration:
+    """By id, else by exact name (the CLI accepts either)."""
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, id_or_name)
+        if row is None:
+            rows = list(
+                await session.scalars(
+                    sa.select(SoftOneIntegration).where(SoftOneIntegration.name == id_or_name)
+                )
+            )
+            if len(rows) > 1:
+                raise Conflict(f"several integrations are named {id_or_name!r}; use the id")
+            row = rows[0] if rows else None
+        if row is None:
+            raise NotFound(f"no integration with id or name {id_or_name!r}")
+        return row
+
+
+async def _require_connection(session: Any, connection_id: str) -> None:
+    if await session.get(SoftOneConnection, connection_id) is None:
+        raise InvalidInput([{"field": "connectionId", "message": f"no connection with id {connection_id!r}"}])
+
+
+async def create_integration(
+    db: Database, spec: IntegrationCreate, *, manager: CronManager | None
+) -> SoftOneIntegration:
+    validate_config(spec.configJson)
+    async with db.session() as session:
+        await _require_connection(session, spec.connectionId)
+        row = SoftOneIntegration(
+            name=spec.name, connectionId=spec.connectionId, configJson=spec.configJson, isActive=spec.isActive
+        )
+        session.add(row)
+        await session.commit()
+        await session.refresh(row)
+    log.info(
+        "integration %s created", row.id, extra={"action": "integration_created", "integration_id": row.id}
+    )
+    await _reschedule(manager, row.id)
+    return await get_integration(db, row.id)
+
+
+async def update_integration(
+    db: Database, integration_id: str, patch: IntegrationUpdate, *, manager: CronManager | None
+) -> SoftOneIntegration:
+    changes = patch.model_dump(exclude_unset=True)
+    if changes.get("configJson") is not None:
+        validate_config(changes["configJson"])
+    for name in ("name", "connectionId", "configJson", "isActive"):
+        if name in changes and changes[name] is None:
+            raise InvalidInput([{"field": name, "message": "cannot be null"}])
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is None:
+            raise NotFound(f"no integration with id {integration_id!r}")
+        if "connectionId" in changes:
+            await _require_connection(session, changes["connectionId"])
+        for name, value in changes.items():
+            setattr(row, name, value)
+        await session.commit()
+    await _reschedule(manager, integration_id)
+    return await get_integration(db, integration_id)
+
+
+async def set_integration_active(
+    db: Database, integration_id: str, active: bool, *, manager: CronManager | None
+) -> SoftOneIntegration:
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is None:
+            raise NotFound(f"no integration with id {integration_id!r}")
+        if active:
+            # An integration whose configJson went stale (edited by SQL, older version) must not be
+            # scheduled: enabling is a write, and writes validate.
+            validate_config(row.configJson)
+        row.isActive = active
+        await session.commit()
+    await _reschedule(manager, integration_id)
+    return await get_integration(db, integration_id)
+
+
+async def delete_integration(db: Database, integration_id: str, *, manager: CronManager | None) -> None:
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is None:
+            raise NotFound(f"no integration with id {integration_id!r}")
+        if row.leaseRunId is not None and row.leaseExpiresAt is not None and row.leaseExpiresAt > _now():
+            raise Conflict(
+                f"integration is running (run {row.leaseRunId}); disable it and retry when it ends"
+            )
+        await session.delete(row)
+        await session.commit()
+    await _reschedule(manager, integration_id)
+
+
+def _now() -> datetime:
+    from softone_sync.db.models import utcnow
+
+    return utcnow()
+
+
+# ---------------------------------------------------------------------------------------- connections
+
+
+def _encrypt(password: str, settings: Settings) -> str:
+    try:
+        return encrypt_secret(password, settings.secret_key)
+    except SecretKeyMissing as exc:
+        raise NotConfigured(str(exc)) from None
+
+
+async def list_connections(db: Database) -> list[SoftOneConnection]:
+    async with db.session() as session:
+        return list(await session.scalars(sa.select(SoftOneConnection).order_by(SoftOneConnection.name)))
+
+
+async def get_connection(db: Database, connection_id: str) -> SoftOneConnection:
+    async with db.session() as session:
+        row = await session.get(SoftOneConnection, connection_id)
+        if row is None:
+            raise NotFound(f"no connection with id {connection_id!r}")
+        return row
+
+
+async def find_connection(db: Database, id_or_name: str) -> SoftOneConnection:
+    async with db.session() as session:
+        row = await session.get(SoftOneConnection, id_or_name)
+        if row is None:
+            row = await session.scalar(
+                sa.select(SoftOneConnection).where(SoftOneConnection.name == id_or_name)
+            )
+        if row is None:
+            raise NotFound(f"no connection with id or name {id_or_name!r}")
+        return row
+
+
+def _check_connection_fields(values: dict[str, Any]) -> None:
+    """What ConnectionSettings would refuse at run time, refused at write time instead."""
+    from softone_sync.softone.client import ConnectionSettings
+
+    try:
+        ConnectionSettings(
+            base_url=values["baseUrl"],
+            username=values["username"],
+            password="-",
+            app_id=values["appId"],
+            timeout=values["timeoutSeconds"],
+            max_concurrency=values["maxConcurrentRequests"],
+            erp_timezone=values["erpTimezone"],
+        )
+    except ValueError as exc:
+        text = str(exc)
+        field = {"base_url": "baseUrl", "erp_timezone": "erpTimezone", "app_id": "appId"}
+        name = next((api for key, api in field.items() if text.startswith(key)), "connection")
+        raise InvalidInput([{"field": name, "message": text}]) from None
+
+
+async def create_connection(db: Database, settings: Settings, spec: ConnectionCreate) -> SoftOneConnection:
+    values = spec.model_dump(exclude={"password"})
+    _check_connection_fields(values)
+    encrypted = _encrypt(spec.password.get_secret_value(), settings)
+    async with db.session() as session:
+        row = SoftOneConnection(**values, passwordEncrypted=encrypted)
+        session.add(row)
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise Conflict(f"a connection named {spec.name!r} already exists") from None
+        await session.refresh(row)
+        return row
+
+
+async def update_connection(
+    db: Database, settings: Settings, connection_id: str, patch: ConnectionUpdate
+) -> SoftOneConnection:
+    changes = patch.model_dump(exclude_unset=True, exclude={"password"})
+    for name in (
+        "name",
+        "baseUrl",
+        "username",
+        "appId",
+        "timeoutSeconds",
+        "maxConcurrentRequests",
+        "erpTimezone",
+    ):
+        if name in changes and changes[name] is None:
+            raise InvalidInput([{"field": name, "message": "cannot be null"}])
+    encrypted = None
+    if patch.password is not None:
+        encrypted = _encrypt(patch.password.get_secret_value(), settings)
+    async with db.session() as session:
+        row = await session.get(SoftOneConnection, connection_id)
+        if row is None:
+            raise NotFound(f"no connection with id {connection_id!r}")
+        merged = {
+            "baseUrl": row.baseUrl,
+            "username": row.username,
+            "appId": row.appId,
+            "timeoutSeconds": row.timeoutSeconds,
+            "maxConcurrentRequests": row.maxConcurrentRequests,
+            "erpTimezone": row.erpTimezone,
+        }
+        merged.update({k: v for k, v in changes.items() if k in merged})
+        _check_connection_fields(merged)
+        for name, value in changes.items():
+            setattr(row, name, value)
+        if encrypted is not None:
+            row.passwordEncrypted = encrypted
+        try:
+            await session.commit()
+        except IntegrityError:
+            raise Conflict(f"a connection named {changes.get('name')!r} already exists") from None
+        await session.refresh(row)
+        return row
+
+
+async def delete_connection(db: Database, connection_id: str) -> None:
+    async with db.session() as session:
+        row = await session.get(SoftOneConnection, connection_id)
+        if row is None:
+            raise NotFound(f"no connection with id {connection_id!r}")
+        users = list(
+            await session.scalars(
+                sa.select(SoftOneIntegration.name).where(SoftOneIntegration.connectionId == connection_id)
+            )
+        )
+        if users:
+            raise Conflict(
+                f"connection is used by integration(s): {', '.join(sorted(users))}; remove them first"
+            )
+        await session.delete(row)
+        await session.commit()
+
+
+def connection_settings(row: SoftOneConnection, settings: Settings) -> ConnectionSettings:
+    """What the SoftOne client needs, with the password decrypted (kept out of repr by the client)."""
+    from softone_sync.softone.client import ConnectionSettings
+
+    try:
+        password = decrypt_secret(row.passwordEncrypted, settings.secret_key)
+    except (SecretKeyMissing, SecretDecryptError) as exc:
+        raise NotConfigured(str(exc)) from None
+    return ConnectionSettings(
+        base_url=row.baseUrl,
+        username=row.username,
+        password=password,
+        app_id=row.appId,
+        company=row.company,
+        branch=row.branch,
+        module=row.module,
+        refid=row.refid,
+        timeout=row.timeoutSeconds,
+        max_concurrency=row.maxConcurrentRequests,
+        erp_timezone=row.erpTimezone,
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionTestResult:
+    ok: bool
+    connection_id: str
+    elapsed_seconds: float
+    company: str | None = None
+    company_name: str | None = None
+    branch: str | None = None
+    version: str | None = None
+    serial: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+
+
+async def test_connection(db: Database, settings: Settings, connection_id: str) -> ConnectionTestResult:
+    """Log in and authenticate against the ERP; report the version and the company reached."""
+    import time
+
+    from softone_sync.softone.client import SoftOneClient
+    from softone_sync.softone.errors import SoftOneError
+
+    row = await get_connection(db, connection_id)
+    # No retries: an operator testing a connection wants the first answer, not a minute of backoff.
+    conn_settings = dataclasses.replace(connection_settings(row, settings), retries=0)
+    started = time.monotonic()
+    try:
+        async with SoftOneClient(conn_settings) as client:
+            session = await client.login()
+    except SoftOneError as exc:
+        return ConnectionTestResult(
+            ok=False,
+            connection_id=row.id,
+            elapsed_seconds=round(time.monotonic() - started, 3),
+            error=str(exc),
+            error_type=type(exc).__name__,
+        )
+    return ConnectionTestResult(
+        ok=True,
+        connection_id=row.id,
+        elapsed_seconds=round(time.monotonic() - started, 3),
+        company=session.company,
+        company_name=session.company_name,
+        branch=session.branch,
+        version=session.version,
+        serial=session.serial,
+    )
+
+
+# ---------------------------------------------------------------------------------------- history
+
+
+async def list_runs(
+    db: Database, *, integration_id: str | None = None, status: str | None = None, limit: int = 50
+) -> list[SyncRun]:
+    if status is not None and status not in RUN_STATUSES:
+        raise InvalidInput([{"field": "status", "message": f"must be one of {', '.join(RUN_STATUSES)}"}])
+    query = sa.select(SyncRun).order_by(SyncRun.started_at.desc(), SyncRun.id).limit(limit)
+    if integration_id is not None:
+        query = query.where(SyncRun.integration_id == integration_id)
+    if status is not None:
+        query = query.where(SyncRun.status == status)
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+async def get_run(db: Database, run_id: str) -> SyncRun:
+    async with db.session() as session:
+        row = await session.get(SyncRun, run_id)
+        if row is None:
+            raise NotFound(f"no run with id {run_id!r}")
+        return row
+
+
+async def list_slots(db: Database, integration_id: str, *, limit: int = 100) -> list[SlotLog]:
+    await get_integration(db, integration_id)
+    query = (
+        sa.select(SlotLog)
+        .where(SlotLog.integration_id == integration_id)
+        .order_by(SlotLog.slot_at.desc())
+        .limit(limit)
+    )
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+async def list_rejects(
+    db: Database, integration_id: str, *, include_resolved: bool = False, limit: int = 100
+) -> list[SyncReject]:
+    await get_integration(db, integration_id)
+    query = (
+        sa.select(SyncReject)
+        .where(SyncReject.integration_id == integration_id)
+        .order_by(SyncReject.last_seen_at.desc(), SyncReject.id)
+        .limit(limit)
+    )
+    if not include_resolved:
+        query = query.where(SyncReject.resolved_at.is_(None))
+    async with db.session() as session:
+        return list(await session.scalars(query))
+
+
+# ---------------------------------------------------------------------------------------- doctor
+
+
+async def diagnose_integration(db: Database, settings: Settings, integration_id: str) -> dict[str, Any]:
+    """The doctor's checks for one integration: config, connection (login), source, target table."""
+    from softone_sync.sync.doctor import all_ok, checks_as_json, validate_integration
+
+    await get_integration(db, integration_id)  # NotFound before any ERP call
+    checks = await validate_integration(db, integration_id, settings=settings)
+    return {"ok": all_ok(checks), "checks": checks_as_json(checks)}

@@ -1,0 +1,83 @@
+"""``softone-sync connection …`` and ``integration …``: the same services as the API, from a shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from softone_sync.cli import app
+from softone_sync.cli.demo import customers_config
+from softone_sync.softone.simulator import RunningSimulator
+from tests.api.conftest import SECRET_KEY
+
+
+@pytest.fixture
+def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, code: int = 0) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == code, (args, result.output)
+    return result.output
+
+
+def test_connection_and_integration_commands(
+    cli_env: CliRunner, simulator: RunningSimulator, tmp_path: Path
+) -> None:
+    runner = cli_env
+    common = ["--url", simulator.url, "--username", "demo", "--app-id", "1001", "--company", "1000"]
+    invoke(
+        runner,
+        "connection",
+        "add",
+        "--name",
+        "erp",
+        *common,
+        "--branch",
+        "1000",
+        "--module",
+        "0",
+        "--refid",
+        "500",
+        "--password",
+        "demo",
+    )
+    assert "erp" in invoke(runner, "connection", "list")
+    assert "demo" not in invoke(runner, "connection", "list").replace("demo@", "")  # never the password
+    assert "ok:" in invoke(runner, "connection", "test", "erp")
+    invoke(runner, "connection", "add", "--name", "bad", *common, "--password", "wrong")
+    assert "BadCredentials" in invoke(runner, "connection", "test", "bad", code=1)
+
+    config = tmp_path / "customers.json"
+    config.write_text(json.dumps(customers_config()))
+    out = invoke(
+        runner, "integration", "add", "--name", "customers", "--connection", "erp", "--config", str(config)
+    )
+    assert "added" in out
+    shown = json.loads(invoke(runner, "integration", "show", "customers"))
+    assert shown["isActive"] is True and shown["nextRunAt"]
+    assert "disabled, next run -" in invoke(runner, "integration", "disable", "customers")
+    assert "enabled" in invoke(runner, "integration", "enable", "customers")
+    assert "customers" in invoke(runner, "integration", "list")
+
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(customers_config(cron="* * * * * * * *")))
+    out = invoke(
+        runner, "integration", "add", "--name", "x", "--connection", "erp", "--config", str(bad), code=2
+    )
+    assert "configJson.schedule.cronExpression" in out
+    assert "not valid JSON" in invoke(
+        runner, "integration", "add", "--name", "x", "--connection", "erp", "--config", __file__, code=2
+    )
+
+    assert "used by integration" in invoke(runner, "connection", "remove", "erp", code=1)
+    assert "removed" in invoke(runner, "integration", "remove", "customers")
+    assert "removed" in invoke(runner, "connection", "remove", "erp")
+    assert "no integration" in invoke(runner, "integration", "show", "customers", code=1)
