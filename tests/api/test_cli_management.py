@@ -80,4 +80,48 @@ def test_connection_and_integration_commands(
     assert "used by integration" in invoke(runner, "connection", "remove", "erp", code=1)
     assert "removed" in invoke(runner, "integration", "remove", "customers")
     assert "removed" in invoke(runner, "connection", "remove", "erp")
-    assert "no integration" in invoke(runner, "integration", "show", "customers", code=1)
+    assert "no integration" in invoke(runner, "integration", "show", "customers", code=2)
+
+
+def test_runs_lists_history_and_filters_failures(
+    cli_env: CliRunner, simulator: RunningSimulator, tmp_path: Path, database_url: str
+) -> None:
+    """`sync` twice (one good, one with a wrong ERP password), then `runs` answers "what happened?"."""
+    import asyncio
+
+    from softone_sync.cli.demo import DEMO_TABLES
+    from softone_sync.db.engine import open_database
+
+    async def create_tables() -> None:
+        db = await open_database(database_url)
+        async with db.engine.begin() as conn:
+            await conn.run_sync(DEMO_TABLES.create_all)
+        await db.dispose()
+
+    asyncio.run(create_tables())
+    runner = cli_env
+    common = ["--url", simulator.url, "--username", "demo", "--app-id", "1001"]
+    invoke(runner, "connection", "add", "--name", "erp", *common, "--password", "demo")
+    invoke(runner, "connection", "add", "--name", "bad", *common, "--password", "wrong")
+    config = tmp_path / "customers.json"
+    config.write_text(json.dumps(customers_config()))
+    for name, connection in (("good", "erp"), ("broken", "bad")):
+        invoke(
+            runner, "integration", "add", "--name", name, "--connection", connection, "--config", str(config)
+        )
+    good = json.loads(invoke(runner, "integration", "show", "good"))["id"]
+    broken = json.loads(invoke(runner, "integration", "show", "broken"))["id"]
+    invoke(runner, "sync", good)
+    invoke(runner, "sync", broken, code=1)
+
+    runs = json.loads(invoke(runner, "runs", "--json"))
+    assert {(r["integration"], r["status"]) for r in runs} == {("good", "succeeded"), ("broken", "failed")}
+    good_run = next(r for r in runs if r["integration"] == "good")
+    assert good_run["created"] == simulator.simulator.config.customers and good_run["seconds"] > 0
+
+    failed = json.loads(invoke(runner, "runs", "--failed", "--json"))
+    assert [r["integration"] for r in failed] == ["broken"]
+    assert "password" in failed[0]["error"] and "wrong" not in failed[0]["error"]
+    assert [r["integration"] for r in json.loads(invoke(runner, "runs", "-i", "good", "--json"))] == ["good"]
+    assert "broken" in invoke(runner, "runs")  # the table form
+    assert "no integration" in invoke(runner, "runs", "-i", "nope", code=2)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from softone_sync.cli import cron, db, serve, simulator, sync
+from softone_sync.cli import cron, db, runs, serve, simulator, sync
 
 app = typer.Typer(
     name="softone-sync",
@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 # Each part registers its commands on the root app; see the sub-modules.
-for part in (db, simulator, sync, cron, serve):
+for part in (db, simulator, sync, runs, cron, serve):
     part.register(app)
 
 

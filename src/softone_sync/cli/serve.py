@@ -10,14 +10,13 @@ import asyncio
 import contextlib
 import json
 import sys
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import typer
 
 from softone_sync import services
-from softone_sync.config import Settings, SettingsError, load_settings
+from softone_sync.cli.common import fail, print_json, settings_or_exit, with_db
 
 T = TypeVar("T")
 
@@ -40,46 +39,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(integration_app, name="integration")
 
 
-# ---------------------------------------------------------------------------------------- helpers
-
-
-def _fail(message: str, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return load_settings(**overrides)
-    except SettingsError as exc:
-        _fail(str(exc), code=2)
-
-
-def _with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the database, run ``action(db)``, close it; service errors become one line and an exit code."""
-    from softone_sync.db.engine import open_database
-
-    async def main() -> T:
-        db = await open_database(settings.database_url, upgrade=settings.is_sqlite)
-        try:
-            return await action(db)
-        finally:
-            await db.dispose()
-
-    try:
-        return asyncio.run(main())
-    except services.InvalidInput as exc:
-        for error in exc.errors:
-            typer.echo(f"error: {error['field']}: {error['message']}", err=True)
-        raise typer.Exit(2) from None
-    except services.ServiceError as exc:
-        _fail(str(exc))
-
-
-def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
-
-
 # ---------------------------------------------------------------------------------------- serve
 
 
@@ -96,7 +55,7 @@ def serve_command(
     from softone_sync.api import create_app
     from softone_sync.logging import setup_logging
 
-    settings = _settings()
+    settings = settings_or_exit()
     setup_logging(settings)
     app = create_app(settings, scheduler=not no_scheduler)
     # proxy_headers off: TRUSTED_PROXIES is the one place that decides whether X-Forwarded-For is
@@ -150,16 +109,16 @@ def connection_add(
             erpTimezone=erp_timezone,
         )
     except ValidationError as exc:
-        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
-    settings = _settings()
-    row = _with_db(settings, lambda db: services.create_connection(db, settings, spec))
+        fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()), code=2)
+    settings = settings_or_exit()
+    row = with_db(settings, lambda db: services.create_connection(db, settings, spec))
     typer.echo(f"connection {row.name} added (id {row.id})")
 
 
 @connection_app.command("list")
 def connection_list() -> None:
     """List connections (never their passwords)."""
-    rows = _with_db(_settings(), services.list_connections)
+    rows = with_db(settings_or_exit(), services.list_connections)
     if not rows:
         typer.echo("no connections; add one with `softone-sync connection add`")
     for row in rows:
@@ -171,15 +130,15 @@ def connection_list() -> None:
 @connection_app.command("test")
 def connection_test(connection: str = typer.Argument(..., help="Connection id or name.")) -> None:
     """Log in and authenticate; print the ERP version and the company reached."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run(db: Any) -> services.ConnectionTestResult:
         row = await services.find_connection(db, connection)
         return await services.test_connection(db, settings, row.id)
 
-    result = _with_db(settings, run)
+    result = with_db(settings, run)
     if not result.ok:
-        _fail(f"{result.error_type}: {result.error}")
+        fail(f"{result.error_type}: {result.error}")
     typer.echo(
         f"ok: {result.company_name or '?'} (company {result.company}, branch {result.branch}), "
         f"SoftOne {result.version or '?'}, in {result.elapsed_seconds:.2f}s"
@@ -195,7 +154,7 @@ def connection_remove(connection: str = typer.Argument(..., help="Connection id 
         await services.delete_connection(db, row.id)
         return row.name
 
-    typer.echo(f"connection {_with_db(_settings(), run)} removed")
+    typer.echo(f"connection {with_db(settings_or_exit(), run)} removed")
 
 
 # ---------------------------------------------------------------------------------------- integration
@@ -205,13 +164,13 @@ def _read_config(path: str) -> dict[str, Any]:
     try:
         text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot read {path}: {exc.strerror}", code=2)
+        fail(f"cannot read {path}: {exc.strerror}", code=2)
     try:
         value = json.loads(text)
     except ValueError as exc:
-        _fail(f"{path} is not valid JSON: {exc}", code=2)
+        fail(f"{path} is not valid JSON: {exc}", code=2)
     if not isinstance(value, dict):
-        _fail(f"{path} must hold a JSON object (the configJson)", code=2)
+        fail(f"{path} must hold a JSON object (the configJson)", code=2)
     return value
 
 
@@ -226,7 +185,7 @@ def integration_add(
     from softone_sync.api.schemas import IntegrationCreate
 
     config_json = _read_config(config)
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run(db: Any) -> Any:
         conn = await services.find_connection(db, connection)
@@ -235,14 +194,14 @@ def integration_add(
         )
         return await services.create_integration(db, spec, manager=services.build_manager(db, settings))
 
-    row = _with_db(settings, run)
+    row = with_db(settings, run)
     typer.echo(f"integration {row.name} added (id {row.id}), next run {row.nextRunAt or '-'}")
 
 
 @integration_app.command("list")
 def integration_list() -> None:
     """List integrations with their state and next run."""
-    rows = _with_db(_settings(), services.list_integrations)
+    rows = with_db(settings_or_exit(), services.list_integrations)
     if not rows:
         typer.echo("no integrations; add one with `softone-sync integration add`")
     for row in rows:
@@ -259,19 +218,19 @@ def integration_show(integration: str = typer.Argument(..., help="Integration id
     """Print one integration as JSON (what GET /api/integrations/{id} returns)."""
     from softone_sync.api.schemas import integration_view
 
-    row = _with_db(_settings(), lambda db: services.find_integration(db, integration))
-    _print_json(integration_view(row))
+    row = with_db(settings_or_exit(), lambda db: services.find_integration(db, integration))
+    print_json(integration_view(row))
 
 
 def _set_active(integration: str, active: bool) -> None:
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run(db: Any) -> Any:
         row = await services.find_integration(db, integration)
         manager = services.build_manager(db, settings)
         return await services.set_integration_active(db, row.id, active, manager=manager)
 
-    row = _with_db(settings, run)
+    row = with_db(settings, run)
     typer.echo(
         f"integration {row.name} {'enabled' if active else 'disabled'}, next run {row.nextRunAt or '-'}"
     )
@@ -292,14 +251,14 @@ def integration_disable(integration: str = typer.Argument(..., help="Integration
 @integration_app.command("remove")
 def integration_remove(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
     """Remove an integration with its run history, slot log and rejects (not its target table)."""
-    settings = _settings()
+    settings = settings_or_exit()
 
     async def run(db: Any) -> str:
         row = await services.find_integration(db, integration)
         await services.delete_integration(db, row.id, manager=services.build_manager(db, settings))
         return row.name
 
-    typer.echo(f"integration {_with_db(settings, run)} removed")
+    typer.echo(f"integration {with_db(settings, run)} removed")
 
 
 # ---------------------------------------------------------------------------------------- demo

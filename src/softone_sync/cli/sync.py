@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from softone_sync.config import SettingsError, get_settings
+from softone_sync.config import Settings, SettingsError, load_settings
 from softone_sync.db.engine import Database, open_database
 from softone_sync.sync.config import IntegrationConfigError
 from softone_sync.sync.doctor import Check, all_ok, checks_as_json, validate_integration
@@ -64,21 +64,19 @@ def add_integration_commands(group: typer.Typer) -> None:
 
 
 def sync_command(
-    integration_id: str = typer.Argument(..., help="The integration's id."),
+    integration_id: str = typer.Argument(..., help="The integration's id or name."),
     full: bool = typer.Option(False, "--full", help="Read everything, ignoring the incremental cursor."),
     dry_run: bool = typer.Option(False, "--dry-run", help="Show what would change; write nothing."),
     force: bool = typer.Option(False, "--force", help="Apply a change the guard would hold."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON (no progress bar)."),
 ) -> None:
-    async def work(db: Database) -> RunResult:
+    async def work(db: Database, settings: Settings) -> RunResult:
+        options: dict[str, Any] = {"trigger": "cli", "full": full, "dry_run": dry_run, "force": force}
+        resolved = await _resolve(db, integration_id)
         if as_json or not err.is_terminal:
-            return await run_integration(
-                db, integration_id, trigger="cli", full=full, dry_run=dry_run, force=force
-            )
+            return await run_integration(db, resolved, settings=settings, **options)
         with _ProgressBar() as on_event:
-            return await run_integration(
-                db, integration_id, trigger="cli", full=full, dry_run=dry_run, force=force, progress=on_event
-            )
+            return await run_integration(db, resolved, settings=settings, progress=on_event, **options)
 
     result = _run(work)
     if as_json:
@@ -89,11 +87,11 @@ def sync_command(
 
 
 def validate_command(
-    integration_id: str = typer.Argument(..., help="The integration's id."),
+    integration_id: str = typer.Argument(..., help="The integration's id or name."),
     as_json: bool = typer.Option(False, "--json", help="Print the checks as JSON."),
 ) -> None:
-    async def work(db: Database) -> list[Check]:
-        return await validate_integration(db, integration_id)
+    async def work(db: Database, settings: Settings) -> list[Check]:
+        return await validate_integration(db, await _resolve(db, integration_id), settings=settings)
 
     checks = _run(work)
     if as_json:
@@ -114,17 +112,27 @@ def validate_command(
 # ---------------------------------------------------------------------- plumbing
 
 
-def _run(work: Callable[[Database], Awaitable[T]]) -> T:
+async def _resolve(db: Database, id_or_name: str) -> str:
+    """Integrations are addressed by id or by name, as in the other commands."""
+    from softone_sync import services
+
+    try:
+        return (await services.find_integration(db, id_or_name)).id
+    except services.NotFound:
+        raise IntegrationNotFound(id_or_name) from None
+
+
+def _run(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
     """Open the database from settings, run ``work``, turn known errors into one line and an exit code."""
 
     async def main() -> T:
         try:
-            settings = get_settings()
+            settings = load_settings()  # fresh: one CLI invocation, one reading of the environment
         except SettingsError as exc:
             raise _Usage(str(exc)) from None
         db = await open_database(settings.database_url)
         try:
-            return await work(db)
+            return await work(db, settings)
         finally:
             await db.dispose()
 
