@@ -182,3 +182,24 @@ async def test_processes_and_tasks_racing_together_yield_exactly_one_holder(
     assert len(winners) == 1, winners
     holder = await current_holder(db, integration)
     assert holder is not None and holder[0] == winners[0]
+
+
+async def test_taking_over_an_expired_lease_fails_the_dead_holders_run(db: Database) -> None:
+    """No waiting for the reaper: whoever takes the lease over closes the dead run at once."""
+    integration = (await seed_integration(db)).id
+    dead_run = SyncRun(integration_id=integration, trigger="schedule", started_at=at(0))
+    async with db.session() as session, session.begin():
+        session.add(dead_run)
+    assert await acquire_lease(db, integration, owner="dead-host", run_id=dead_run.id, ttl=30, now=at(0))
+
+    # While the lease is live, a contender changes nothing.
+    assert await acquire_lease(db, integration, owner="host-b", run_id="run2", ttl=30, now=at(10)) is None
+    async with db.session() as session:
+        row = await session.get(SyncRun, dead_run.id)
+        assert row is not None and row.status == "running"
+
+    assert await acquire_lease(db, integration, owner="host-b", run_id="run2", ttl=30, now=at(31))
+    async with db.session() as session:
+        row = await session.get(SyncRun, dead_run.id)
+        assert row is not None
+        assert (row.status, row.error, row.finished_at) == ("failed", EXPIRED_LEASE_ERROR, at(31))

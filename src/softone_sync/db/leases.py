@@ -81,6 +81,29 @@ async def acquire_lease(
     )
     async with db.engine.begin() as conn:
         result = await conn.execute(statement)
+        if result.rowcount == 1:
+            # Holding the lease means no other run of this integration is alive: one still marked
+            # running lost an expired lease (its process died), so fail it now rather than leave it
+            # "running" until the reaper's stale rule catches it.
+            taken_over = await conn.execute(
+                sa.update(SyncRun)
+                .where(
+                    SyncRun.integration_id == integration_id,
+                    SyncRun.status == "running",
+                    SyncRun.id != run_id,
+                )
+                .values(status="failed", finished_at=now, error=EXPIRED_LEASE_ERROR)
+                .returning(SyncRun.id)
+                .execution_options(synchronize_session=False)
+            )
+            for dead in taken_over.scalars():
+                log.warning(
+                    "[SYNC] integration %s: run %s marked failed (its lease expired before run %s took over)",
+                    integration_id,
+                    dead,
+                    run_id,
+                    extra={"action": "lease_taken_over", "integration_id": integration_id, "run_id": dead},
+                )
     if result.rowcount != 1:
         return None
     log.debug(

@@ -493,6 +493,10 @@ class CronManager:
                     (claim.integration_id, claim.slot_at, result.outcome, result.run_id, result.detail)
                 )
                 self._results_ready.set()
+                if self._flusher is None:
+                    # Not started (modes A and C: /api/cron/init dispatches): nobody batches the
+                    # outcomes, so write them now rather than leave the slot "queued".
+                    await self.flush_results()
             self._log_outcome(
                 SlotOutcome(claim.integration_id, claim.slot_at, result.outcome, result.run_id, result.detail)
             )
