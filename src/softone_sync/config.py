@@ -37,14 +37,18 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="Fernet key (or any passphrase) that encrypts ERP passwords at rest."
     )
-    admin_token: SecretStr | None = Field(default=None, description="Guards the management API and dashboard.")
+    admin_token: SecretStr | None = Field(
+        default=None, description="Guards the management API and dashboard."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["text", "json"] = "text"
     cron_allowed_ips: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(default_factory=list)
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(default_factory=list)
     executor: Literal["inline", "http", "procrastinate"] = "inline"
     max_concurrent_runs: int = Field(default=4, ge=1, le=256)
-    sync_wait_seconds: float = Field(default=25.0, ge=0, description="How long sync-integration waits before 202.")
+    sync_wait_seconds: float = Field(
+        default=25.0, ge=0, description="How long sync-integration waits before 202."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -69,7 +73,7 @@ class Settings(BaseSettings):
 
 
 def normalise_database_url(url: str) -> str:
-    """Map the URL forms operators paste (``postgres://``, ``postgresql://``, ``sqlite:///``) to our drivers."""
+    """Map the URL forms operators paste (``postgres://``, ``postgresql://``, ``sqlite:///``) to drivers."""
     url = url.strip()
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://") :]

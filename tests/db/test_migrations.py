@@ -38,6 +38,8 @@ CONTRACT_COLUMNS = {
     "sync_records": {"integration_id", "record_key", "local_key", "baseline_hash", "updated_at"},
     "slot_log": {"id", "integration_id", "slot_at", "outcome", "run_id", "recorded_at", "detail"},
 }  # fmt: skip
+# The two-way part's own tables (sync/twoway/models.py, revision 0002).
+TWO_WAY_TABLES = {"sync_outbox", "sync_capture_pause", "sync_baselines", "sync_conflicts"}
 CHILD_TABLES = ("sync_runs", "sync_state", "sync_rejects", "sync_records", "slot_log")
 
 
@@ -73,7 +75,7 @@ def test_upgrade_from_empty_creates_every_contract_table_and_column(empty_databa
     migrate.upgrade(empty_database_url)
 
     schema = _inspect(empty_database_url)
-    assert schema.tables == set(CONTRACT_COLUMNS) | {migrate.VERSION_TABLE}
+    assert schema.tables == set(CONTRACT_COLUMNS) | TWO_WAY_TABLES | {migrate.VERSION_TABLE}
     for table, expected in CONTRACT_COLUMNS.items():
         assert schema.columns[table] == expected, table
     assert migrate.current(empty_database_url) == migrate.head()

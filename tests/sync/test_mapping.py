@@ -194,3 +194,42 @@ def test_incremental_window_filters_exactly_and_tracks_the_cursor():
     assert page.filtered == 1
     assert page.max_cursor == datetime(2024, 5, 2, 8, 0, tzinfo=athens)
     assert "cursorField UPDDATE" in page.rejects[0].reason
+
+
+AWKWARD = [
+    "", " ", "42", " 42 ", "+7", "-3", "5.00", "5.5", "1_000", "٣", "²", "1e5", "NaN", "Infinity", ".5",
+    "8074.95", "1,5", "0", "1", "true", "No", "x", "2024-03-01 00:00:00", "2024-03-01", "2024-03-01T10:00:00",
+    "2024-02-30 00:00:00", "1899-12-30 00:00:00", "1899-12-30 10:00:00", "20240301", "2024-10-27 03:30:00",
+    "Αθήνα", "  Αθήνα  ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "convert", ["string", "strip", "upper", "lower", "int", "decimal", "bool", "date", "datetime"]
+)
+def test_fast_path_agrees_with_the_precise_converters(convert):
+    """The mapper's generated row function must mean exactly what softone.convert means, for any input."""
+    from softone_sync.softone.convert import ConversionError
+    from softone_sync.sync.mapping import converter_for
+
+    precise = converter_for(convert, "Europe/Athens")
+    m = mapper(
+        [
+            {"erpField": "CUSTOMER.CODE", "column": "code"},
+            {"erpField": "NAME", "column": "v", "convert": convert},
+        ]
+    )
+    rows = [["CUSTOMER;1", f"C{i}", raw, "", "", ""] for i, raw in enumerate(AWKWARD)]
+    page = m.map_page(FIELDS, rows, [str(i) for i in range(len(rows))])
+    got = {row[0]: row[1] for row in page.rows}
+    rejected = {r.record_key for r in page.rejects}
+    for i, raw in enumerate(AWKWARD):
+        try:
+            expected = precise(raw)
+        except ConversionError:
+            assert f"C{i}" in rejected, (convert, raw)
+            continue
+        assert f"C{i}" in got, (convert, raw)
+        assert got[f"C{i}"] == expected and type(got[f"C{i}"]) is type(expected), (convert, raw)
+        if isinstance(expected, datetime):
+            assert got[f"C{i}"].utcoffset() == expected.utcoffset(), (convert, raw)

@@ -290,3 +290,8 @@ __all__ = [
     "new_id",
     "utcnow",
 ]
+
+
+# Two-way sync keeps its own tables in its package; importing them here puts them on Base.metadata so
+# migrations, autogenerate checks and create_all see the whole schema.
+import softone_sync.sync.twoway.models  # noqa: E402,F401

@@ -164,6 +164,31 @@ class GuardConfig(_Model):
     max_change_percent: float = Field(gt=0, le=100)
 
 
+ConflictPolicy = Literal["erp-wins", "app-wins", "newest-wins", "manual"]
+FieldOwner = Literal["erp", "app", "both"]
+
+
+class TwoWayConfig(_Model):
+    """How the application's changes go back to SoftOne (used when ``direction`` is ``two-way``).
+
+    ``conflictPolicy`` decides a field changed on both sides since the last sync; ``fieldPolicies``
+    overrides it per target column. ``ownership`` says who may change a column: ``erp`` columns are
+    never pushed, ``app`` columns always win, ``both`` (default) follow the conflict policy.
+    ``deletions`` is what a row deleted in the application does in the ERP: ``ignore`` (default) or
+    ``delete`` (delData). ``lookupList`` is the browser list used to find a record by its unique
+    identifier before a create is (re)sent (default: the source list; it must expose the
+    identifier's filter). ``updatedField`` is the ERP's change stamp that ``newest-wins`` compares.
+    """
+
+    conflict_policy: ConflictPolicy = "erp-wins"
+    field_policies: dict[str, ConflictPolicy] = Field(default_factory=dict)
+    ownership: dict[str, FieldOwner] = Field(default_factory=dict)
+    deletions: Literal["ignore", "delete"] = "ignore"
+    lookup_list: str | None = None
+    updated_field: str = "UPDDATE"
+    batch_size: int = Field(default=200, ge=1, le=10_000)
+
+
 class ScheduleConfig(BaseModel):
     """Carried for the scheduler, which validates the cron expression itself."""
 
@@ -191,6 +216,7 @@ class IntegrationConfig(_Model):
     guard: GuardConfig | None = None
     schedule: ScheduleConfig | None = None
     direction: Literal["one-way", "two-way"] = "one-way"
+    two_way: TwoWayConfig = Field(default_factory=TwoWayConfig)
     erp_timezone: str | None = None
 
     @field_validator("unique_identifiers", mode="before")
@@ -227,7 +253,36 @@ class IntegrationConfig(_Model):
             self.key_mapping(i).column for i in self.unique_identifiers
         }:
             raise ValueError("deletions.column cannot be a unique-identifier column")
+        self._check_two_way(set(columns))
         return self
+
+    def _check_two_way(self, columns: set[str]) -> None:
+        for name, mapping in (
+            ("fieldPolicies", self.two_way.field_policies),
+            ("ownership", self.two_way.ownership),
+        ):
+            unknown = sorted(set(mapping) - columns)
+            if unknown:
+                raise ValueError(f"twoWay.{name}: {', '.join(unknown)} is not a mapped column")
+        if self.direction != "two-way":
+            return
+        if not self.source.is_browser:
+            raise ValueError(
+                "direction 'two-way' needs a browser source ('object'): setData writes to an object"
+            )
+        if self.record_key_column is None:
+            raise ValueError(
+                "direction 'two-way' needs a mapping of erpField '$key' (the ERP record id) to a column, "
+                "where records created from the application get their ERP id"
+            )
+
+    @property
+    def record_key_column(self) -> str | None:
+        """The target column that holds the ERP record id (the mapping of ``$key``), if any."""
+        for m in self.mappings:
+            if m.erp_field and m.erp_field.strip().lower() == RECORD_KEY_FIELD:
+                return m.column
+        return None
 
     def key_mapping(self, identifier: str) -> Mapping:
         """The mapping that carries a unique identifier: same erpField, or the bare name when unambiguous."""

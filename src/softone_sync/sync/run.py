@@ -7,6 +7,12 @@ written in **one transaction** on one connection held for the run — the upsert
 records, the page's rejects and, with the last page, the incremental cursor. A crash therefore
 leaves whole pages or nothing, and the rerun converges because every write is an idempotent upsert.
 
+A two-way integration (``direction: two-way`` with capture installed, see
+:mod:`softone_sync.sync.twoway`) first pushes the application's captured changes to SoftOne, then
+pulls as above; the pull holds back rows whose local values differ from their baseline (unpushed
+application changes) and records a new baseline for every row it writes, in the page's
+transaction. Why push comes first is explained in :mod:`softone_sync.sync.twoway.push`.
+
 A configured ``guard`` costs one extra pass: the ERP data is read twice, first previewed (counts
 only, nothing written) and, when the change stays under the limit, written. That is the only way
 to promise "nothing written" for a held run without buffering the whole source.
@@ -48,6 +54,11 @@ from softone_sync.sync.config import IntegrationConfig, IntegrationConfigError, 
 from softone_sync.sync.mapping import FieldResolutionError, MappedPage, RowMapper
 from softone_sync.sync.source import iter_pages
 from softone_sync.sync.target import TargetError, TargetTable, reflect_target
+from softone_sync.sync.twoway.baseline import PullGuard, forget_swept
+from softone_sync.sync.twoway.capture import capture_installed, resume_capture, suppress_capture
+from softone_sync.sync.twoway.erp import ErpSide
+from softone_sync.sync.twoway.layout import LayoutError, TwoWayLayout
+from softone_sync.sync.twoway.push import PushPhase, PushStats, pending_changes
 from softone_sync.sync.writers import PageWriter, writer_for
 from softone_sync.sync.writers.base import PagePreview
 
@@ -234,6 +245,13 @@ class _Runner:
         self.columns = config.columns
         self.lease: Lease | None = None
         self.lease_lost = False
+        # Two-way: the layout when capture is installed (else the run only pulls), the push's stats,
+        # and the pull's guard against overwriting unpushed application changes.
+        self.two_way: TwoWayLayout | None = None
+        self.capture_missing = False
+        self.push_stats: PushStats | None = None
+        self.pull_guard: PullGuard | None = None
+        self.pending_push: int | None = None
         self.started = utcnow()
         self.extra = {"integration_id": integration.id, "run_id": run_id}
 
@@ -309,6 +327,7 @@ class _Runner:
         )
         async with self.client_factory(settings) as client, self.db.connect() as conn:
             target = await self._open_target(conn)
+            await self._open_two_way(conn, target)
             writer = writer_for(self.db.dialect)
             await writer.begin_run(conn, target, self.columns, track_seen=self.sweeps)
             await conn.commit()
@@ -330,12 +349,17 @@ class _Runner:
     ) -> _Totals:
         since = await self._window_start(conn)
         if self.dry_run:
+            if self.two_way is not None:
+                self.pending_push = await pending_changes(conn, self.integration.id)
+                await conn.commit()
             totals = await self._pass(client, conn, writer, target, since, preview=True)
             if self.sweeps:
                 totals.deleted = await writer.count_unseen(conn, self.integration.id)
                 await conn.commit()
             result.preview = _preview_of(totals)
             return totals
+        if self.two_way is not None:
+            await self._push(client, conn, self.two_way)
         if self.config.guard is not None and not self.force:
             preview = await self._pass(client, conn, writer, target, since, preview=True)
             held = await self._guard_verdict(conn, writer, target, preview)
@@ -372,6 +396,10 @@ class _Runner:
             window_start=since,
         )
         open_rejects = set() if preview else await reject_store.open_reject_keys(conn, self.integration.id)
+        if not preview and self.two_way is not None:
+            held = self.pull_guard.held if self.pull_guard is not None else 0
+            self.pull_guard = PullGuard(self.integration.id, self.two_way, self.columns)
+            self.pull_guard.held = held
         if not preview:
             await conn.commit()
         cursor_saved = False
@@ -423,12 +451,22 @@ class _Runner:
         if self.lease_lost:
             raise LeaseLost(self.integration.id, self.run_id)
         now = utcnow()
+        guard = self.pull_guard
         async with conn.begin():
-            if mapped.rows:
-                written = await writer.upsert_page(conn, target, self.columns, mapped.rows)
+            rows = mapped.rows
+            if guard is not None:
+                # Two-way: the page's writes are the sync's own (no capture), rows with unpushed
+                # application changes are held back, and what is written becomes the baseline.
+                await suppress_capture(conn, self.integration.id)
+                rows, _ = await guard.hold_back(conn, rows, mapped.record_keys)
+            if rows:
+                written = await writer.upsert_page(conn, target, self.columns, rows)
                 totals.created += written.created
                 totals.updated += written.updated
                 totals.unchanged += written.unchanged
+            if guard is not None:
+                await guard.record_page(conn, rows)
+                await resume_capture(conn, self.integration.id)
             if mapped.record_keys:
                 # Ownership: deletions only ever touch rows an integration wrote.
                 await writer.record_owned(conn, self.integration.id, mapped.record_keys)
@@ -486,6 +524,8 @@ class _Runner:
         deletions = self.config.deletions
         async with conn.begin():
             assert deletions.mode != "ignore"
+            if self.two_way is not None:
+                await suppress_capture(conn, self.integration.id)
             totals.deleted = await writer.sweep_unseen(
                 conn,
                 target,
@@ -494,6 +534,9 @@ class _Runner:
                 soft_column=deletions.column,
                 soft_value=deletions.value,
             )
+            if self.two_way is not None:
+                await forget_swept(conn, self.integration.id)
+                await resume_capture(conn, self.integration.id)
         self._report("delete", totals)
 
     # ------------------------------------------------------------------ guard, cursor, target
@@ -549,6 +592,36 @@ class _Runner:
                 .where(table.c.integration_id == self.integration.id)
                 .values(cursor=text, updated_at=utcnow())
             )
+
+    async def _open_two_way(self, conn: AsyncConnection, target: TargetTable) -> None:
+        if self.config.direction != "two-way":
+            return
+        try:
+            layout = TwoWayLayout.build(self.config, target)
+        except LayoutError as exc:
+            raise _RunFailed(f"two-way: {exc}") from None
+        installed = await capture_installed(conn, self.integration.id, layout)
+        await conn.commit()
+        if installed:
+            self.two_way = layout
+        else:
+            self.capture_missing = True
+
+    async def _push(self, client: SoftOneClient, conn: AsyncConnection, layout: TwoWayLayout) -> None:
+        def check_lease() -> None:
+            if self.lease_lost:
+                raise LeaseLost(self.integration.id, self.run_id)
+
+        phase = PushPhase(
+            conn,
+            integration_id=self.integration.id,
+            run_id=self.run_id,
+            layout=layout,
+            erp=ErpSide(client, layout, self.erp_timezone),
+            check_lease=check_lease,
+        )
+        self.push_stats = phase.stats  # kept even when the push fails half-way
+        await phase.run()
 
     async def _open_target(self, conn: AsyncConnection) -> TargetTable:
         target_config = self.config.target
@@ -620,10 +693,21 @@ class _Runner:
         }
         if self.incremental or self.config.mode == "incremental":
             stats["cursor"] = totals.max_cursor.isoformat() if totals.max_cursor else None
-        if self.config.direction == "two-way":
+        if self.capture_missing:
             stats["direction"] = (
-                "two-way: only the pull half (ERP → table) ran; the push half is not built yet"
+                "two-way: only the pull half (ERP → table) ran; change capture is not installed "
+                "(enable two-way sync on the integration)"
             )
+        elif self.two_way is not None:
+            stats["direction"] = "two-way: push (table → ERP), then pull (ERP → table)"
+            two_way: dict[str, Any] = {"held_by_pull": self.pull_guard.held if self.pull_guard else 0}
+            if self.push_stats is not None:
+                two_way |= self.push_stats.as_json()
+                result.pushed = self.push_stats.pushed
+                result.failed += self.push_stats.failed
+            if self.pending_push is not None:
+                two_way["pending"] = self.pending_push
+            stats["two_way"] = two_way
         if result.preview is not None:
             stats["preview"] = result.preview
         result.stats = stats
