@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from softone_sync.cli import cron, db, runs, serve, simulator, sync
+from softone_sync.cli import conflicts, cron, db, runs, serve, simulator, sync, worker
 
 app = typer.Typer(
     name="softone-sync",
@@ -14,7 +14,7 @@ app = typer.Typer(
 )
 
 # Each part registers its commands on the root app; see the sub-modules.
-for part in (db, simulator, sync, runs, cron, serve):
+for part in (db, simulator, sync, runs, cron, serve, conflicts, worker):
     part.register(app)
 
 
