@@ -197,4 +197,10 @@ def setup_logging(settings: Settings, *, stream: IO[str] | None = None) -> loggi
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # Libraries' chatter (one INFO line per ERP request from httpx, Alembic's context lines) would
+    # drown the [CRON]/[SYNC] lines operators grep for; they still speak at WARNING and above, and
+    # at LOG_LEVEL=DEBUG everything shows.
+    if settings.log_level != "DEBUG":
+        for noisy in ("httpx", "httpcore", "alembic.runtime.migration", "procrastinate"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler

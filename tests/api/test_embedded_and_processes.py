@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -131,13 +132,21 @@ def test_serve_refuses_bad_settings_in_one_line(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+def banner_of(log: Path, timeout: float = 20.0) -> str:
+    """The demo's output once its banner is out: the port opens a moment before it is printed."""
+    deadline = time.monotonic() + timeout
+    while "Ctrl-C stops" not in (text := log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return text
+
+
 def test_demo_end_to_end_and_idempotent(tmp_path: Path) -> None:
     port = free_port()
     log = tmp_path / "demo.log"
     args = ["demo", "--port", str(port), "--customers", "300", "--items", "50"]
     env = {"PATH": "/usr/bin:/bin"}
     with running(args, env=env, cwd=tmp_path, port=port, log=log):
-        text = log.read_text()
+        text = banner_of(log)
         admin_token = re.search(r"ADMIN_TOKEN=(\w+)", text)
         assert admin_token is not None, text
         headers = {"Authorization": f"Bearer {admin_token.group(1)}"}
@@ -155,7 +164,7 @@ def test_demo_end_to_end_and_idempotent(tmp_path: Path) -> None:
     assert "fetched 300, created 300" in text
 
     with running(args, env=env, cwd=tmp_path, port=port, log=log):
-        again = log.read_text()
+        again = banner_of(log)
         assert admin_token.group(1) in again  # same secrets on re-run
         integrations = httpx.get(f"http://127.0.0.1:{port}/api/integrations", headers=headers).json()[
             "integrations"

@@ -1,4 +1,5 @@
-"""The FastAPI application: cron endpoints, management API, health probes; OpenAPI at ``/docs``.
+"""The FastAPI application: cron endpoints, management API, health probes, the operator dashboard at
+``/`` and ``/metrics``; OpenAPI at ``/docs``.
 
 ``create_app()`` is what ``softone-sync serve`` runs (mode B: the app runs its own scheduler). With
 ``scheduler=False`` it serves the API only and schedules advance when something calls
@@ -19,6 +20,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from softone_sync.api.conflicts import build_conflicts_router
 from softone_sync.api.connections import build_connections_router
 from softone_sync.api.cron_routes import build_router
 from softone_sync.api.deps import (
@@ -73,6 +75,11 @@ def create_app(
     app.include_router(build_integrations_router(service))
     app.include_router(build_connections_router(service))
     app.include_router(build_runs_router(service))
+    app.include_router(build_conflicts_router(service))
+    # The operator dashboard (/, /integrations/…, /connections) and the Prometheus /metrics.
+    from softone_sync.web import install_operator_ui
+
+    install_operator_ui(app)
 
     # The routes render their own errors; these cover what happens outside them (unknown path,
     # wrong method) so that every answer of this app has the same JSON shape.

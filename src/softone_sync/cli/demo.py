@@ -210,6 +210,8 @@ def banner(base_url: str, env_path: Path, values: dict[str, str], integration_id
         "",
         f"softone-sync demo is running at {base_url}   (API docs: {base_url}/docs)",
         "",
+        f"  Dashboard: {base_url}/   (log in with the ADMIN_TOKEN below)   Metrics: {base_url}/metrics",
+        "",
         f"  ADMIN_TOKEN={admin}",
         f"  CRON_SECRET={cron}",
         f"  (kept in {env_path}; `set -a; . {env_path}` reuses them in another shell)",
