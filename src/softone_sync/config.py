@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = Field(default_factory=list)
     executor: Literal["inline", "http", "procrastinate"] = "inline"
     max_concurrent_runs: int = Field(default=4, ge=1, le=256)
+    notify_webhook_url: SecretStr | None = Field(
+        default=None, description="POSTed JSON when an integration keeps failing and when it recovers."
+    )
+    notify_after_failures: int = Field(default=3, ge=1, le=1000, description="Failures in a row that notify.")
     sync_wait_seconds: float = Field(
         default=25.0, ge=0, description="How long sync-integration waits before 202."
     )
