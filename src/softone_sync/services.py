@@ -43,6 +43,9 @@ if TYPE_CHECKING:
     )
     from softone_sync.schedule.manager import CronManager
     from softone_sync.softone.client import ConnectionSettings
+    from softone_sync.sync.twoway.conflicts import ConflictResolution
+    from softone_sync.sync.twoway.status import ConflictView, TwoWayState
+    from softone_sync.two_way_admin import TwoWayPlan
 
 log = logging.getLogger("softone_sync.services")
 
@@ -187,15 +190,28 @@ async def _require_connection(session: Any, connection_id: str) -> None:
 async def create_integration(
     db: Database, spec: IntegrationCreate, *, manager: CronManager | None
 ) -> SoftOneIntegration:
-    validate_config(spec.configJson)
+    from softone_sync import two_way_admin  # on use: it imports this module
+
+    config = validate_config(spec.configJson)
+    two_way = config.direction == "two-way"
     async with db.session() as session:
         await _require_connection(session, spec.connectionId)
+    if two_way:
+        await two_way_admin.layout_for(db, spec.configJson)  # the table can be captured: 422 before any write
+    async with db.session() as session:
         row = SoftOneIntegration(
             name=spec.name, connectionId=spec.connectionId, configJson=spec.configJson, isActive=spec.isActive
         )
         session.add(row)
         await session.commit()
         await session.refresh(row)
+    if two_way:
+        # Capture starts with the integration, active or not (see set_integration_active).
+        try:
+            await two_way_admin.enable(db, row.id)
+        except BaseException:
+            await _delete_row(db, row.id)  # nothing half-done: no integration without its capture
+            raise
     log.info(
         "integration %s created", row.id, extra={"action": "integration_created", "integration_id": row.id}
     )
@@ -206,6 +222,8 @@ async def create_integration(
 async def update_integration(
     db: Database, integration_id: str, patch: IntegrationUpdate, *, manager: CronManager | None
 ) -> SoftOneIntegration:
+    from softone_sync import two_way_admin  # on use: it imports this module
+
     changes = patch.model_dump(exclude_unset=True)
     if changes.get("configJson") is not None:
         validate_config(changes["configJson"])
@@ -218,9 +236,23 @@ async def update_integration(
             raise NotFound(f"no integration with id {integration_id!r}")
         if "connectionId" in changes:
             await _require_connection(session, changes["connectionId"])
+        previous = {name: getattr(row, name) for name in changes}
+        old_config = row.configJson
+    new_config = changes.get("configJson", old_config)
+    plan = await two_way_admin.plan_change(db, integration_id, old_config, new_config)
+    await plan.before_write(db)
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is None:
+            raise NotFound(f"no integration with id {integration_id!r}")
         for name, value in changes.items():
             setattr(row, name, value)
         await session.commit()
+    try:
+        await plan.after_write(db)
+    except BaseException:
+        await _restore(db, integration_id, previous, plan)
+        raise
     await _reschedule(manager, integration_id)
     return await get_integration(db, integration_id)
 
@@ -228,14 +260,21 @@ async def update_integration(
 async def set_integration_active(
     db: Database, integration_id: str, active: bool, *, manager: CronManager | None
 ) -> SoftOneIntegration:
+    from softone_sync import two_way_admin  # on use: it imports this module
+
+    if active:
+        # An integration whose configJson went stale (edited by SQL, older version) must not be
+        # scheduled: enabling is a write, and writes validate.
+        config = validate_config((await get_integration(db, integration_id)).configJson)
+        if config.direction == "two-way":
+            # Capture normally survives a pause (disabling keeps it, so no application change made
+            # meanwhile is lost); it is (re)installed here only if it went missing, e.g. the
+            # application recreated its table. Before isActive flips: nothing half-done.
+            await two_way_admin.ensure_capture(db, integration_id)
     async with db.session() as session:
         row = await session.get(SoftOneIntegration, integration_id)
         if row is None:
             raise NotFound(f"no integration with id {integration_id!r}")
-        if active:
-            # An integration whose configJson went stale (edited by SQL, older version) must not be
-            # scheduled: enabling is a write, and writes validate.
-            validate_config(row.configJson)
         row.isActive = active
         await session.commit()
     await _reschedule(manager, integration_id)
@@ -243,6 +282,8 @@ async def set_integration_active(
 
 
 async def delete_integration(db: Database, integration_id: str, *, manager: CronManager | None) -> None:
+    from softone_sync import two_way_admin  # on use: it imports this module
+
     async with db.session() as session:
         row = await session.get(SoftOneIntegration, integration_id)
         if row is None:
@@ -251,9 +292,30 @@ async def delete_integration(db: Database, integration_id: str, *, manager: Cron
             raise Conflict(
                 f"integration is running (run {row.leaseRunId}); disable it and retry when it ends"
             )
-        await session.delete(row)
-        await session.commit()
+    # Triggers first: the outbox has no foreign key (an application write must never fail on it), so
+    # deleting the row alone would leave the capture behind. Harmless for one-way integrations.
+    await two_way_admin.disable(db, integration_id)
+    await _delete_row(db, integration_id)
     await _reschedule(manager, integration_id)
+
+
+async def _delete_row(db: Database, integration_id: str) -> None:
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is not None:
+            await session.delete(row)
+            await session.commit()
+
+
+async def _restore(db: Database, integration_id: str, previous: dict[str, Any], plan: TwoWayPlan) -> None:
+    """Put the fields of a failed update back, then the capture they had."""
+    async with db.session() as session:
+        row = await session.get(SoftOneIntegration, integration_id)
+        if row is not None:
+            for name, value in previous.items():
+                setattr(row, name, value)
+            await session.commit()
+    await plan.undo(db)
 
 
 def _now() -> datetime:
@@ -503,9 +565,25 @@ async def list_slots(db: Database, integration_id: str, *, limit: int = 100) -> 
         return list(await session.scalars(query))
 
 
+PUSH_REJECT_PREFIX = "push:"  # sync.twoway.push stores what SoftOne refused under "push:<record key>"
+REJECT_KINDS = ("pull", "push")
+
+
+def reject_kind(record_key: str) -> str:
+    """``push``: the ERP refused an application change; ``pull``: an ERP row could not be written locally."""
+    return "push" if record_key.startswith(PUSH_REJECT_PREFIX) else "pull"
+
+
 async def list_rejects(
-    db: Database, integration_id: str, *, include_resolved: bool = False, limit: int = 100
+    db: Database,
+    integration_id: str,
+    *,
+    include_resolved: bool = False,
+    kind: str | None = None,
+    limit: int = 100,
 ) -> list[SyncReject]:
+    if kind is not None and kind not in REJECT_KINDS:
+        raise InvalidInput([{"field": "kind", "message": "must be 'pull' or 'push'"}])
     await get_integration(db, integration_id)
     query = (
         sa.select(SyncReject)
@@ -515,8 +593,43 @@ async def list_rejects(
     )
     if not include_resolved:
         query = query.where(SyncReject.resolved_at.is_(None))
+    if kind is not None:
+        # The prefix is matched exactly (no LIKE: record keys may hold '%' or '_').
+        is_push = sa.func.substr(SyncReject.record_key, 1, len(PUSH_REJECT_PREFIX)) == PUSH_REJECT_PREFIX
+        query = query.where(is_push if kind == "push" else ~is_push)
     async with db.session() as session:
         return list(await session.scalars(query))
+
+
+# ---------------------------------------------------------------------------------------- two-way
+
+
+async def two_way_states(db: Database, rows: list[SoftOneIntegration]) -> dict[str, TwoWayState]:
+    """Capture, pending changes and conflicts of the two-way integrations among ``rows``."""
+    from softone_sync.sync.twoway.status import two_way_states as states
+
+    return await states(
+        db,
+        [r.id for r in rows if isinstance(r.configJson, dict) and r.configJson.get("direction") == "two-way"],
+    )
+
+
+async def list_conflicts(
+    db: Database, *, integration_id: str | None = None, status: str = "open", limit: int = 100
+) -> list[ConflictView]:
+    """Conflicts of one integration (``NotFound`` if unknown) or of all; status open, resolved or all."""
+    from softone_sync import two_way_admin
+
+    if integration_id is not None:
+        await get_integration(db, integration_id)
+    return await two_way_admin.list_conflicts(db, integration_id=integration_id, status=status, limit=limit)
+
+
+async def resolve_conflict(db: Database, conflict_id: int, side: str) -> ConflictResolution:
+    """Keep ``side`` ('erp' or 'app') for a conflict: NotFound, Conflict (already resolved), InvalidInput."""
+    from softone_sync import two_way_admin
+
+    return await two_way_admin.resolve_conflict(db, conflict_id, side)
 
 
 # ---------------------------------------------------------------------------------------- doctor

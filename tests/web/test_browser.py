@@ -90,3 +90,29 @@ async def test_operator_logs_in_runs_an_integration_and_sees_the_run(
             await page.screenshot(path=str(SCREENSHOTS / "connections.png"), full_page=True)
         finally:
             await browser.close()
+
+
+@pytest.mark.parametrize("db_dialect", ["sqlite"])
+async def test_operator_keeps_the_app_side_of_a_conflict(db: Database, ui_server: LiveServer) -> None:
+    from playwright.async_api import async_playwright, expect
+
+    from tests.web.test_two_way import two_way_integration
+
+    integration_id, conflict_id = await two_way_integration(db)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1440, "height": 900})
+            await page.goto(f"{ui_server.url}/login?next=/integrations/{integration_id}")
+            await page.fill("#token", ADMIN_TOKEN)
+            await page.click("button[type=submit]")
+            await expect(page.locator("#two-way-status")).to_contain_text("capturing")
+            row = page.locator(f"#conflict-{conflict_id}")
+            await expect(row).to_contain_text("App name")
+            await expect(row).to_contain_text("ERP name")
+            await page.locator("#conflicts").screenshot(path=str(SCREENSHOTS / "conflicts.png"))
+            await row.locator("text=Keep app").click()
+            await expect(page).to_have_url(f"{ui_server.url}/integrations/{integration_id}#conflicts")
+            await expect(page.locator(f"#conflict-{conflict_id}")).to_contain_text("applied by the next run")
+        finally:
+            await browser.close()

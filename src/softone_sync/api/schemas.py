@@ -16,8 +16,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, StrictBool, StrictStr
 
+from softone_sync.services import PUSH_REJECT_PREFIX, reject_kind
+
 if TYPE_CHECKING:
     from softone_sync.db.models import SlotLog, SoftOneConnection, SoftOneIntegration, SyncReject, SyncRun
+    from softone_sync.sync.twoway.status import ConflictView, TwoWayState
 
 _ID = Field(min_length=1, max_length=64)
 _NAME = Field(min_length=1, max_length=200)
@@ -93,16 +96,41 @@ class ConnectionUpdate(_Body):
     erpTimezone: StrictStr | None = Field(default=None, min_length=1, max_length=64)
 
 
+class ConflictResolve(_Body):
+    """``POST /api/conflicts/{id}/resolve``: whose values the record keeps."""
+
+    side: Literal["erp", "app"]
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def integration_view(row: SoftOneIntegration) -> dict[str, Any]:
+def direction_of(config: object) -> str:
+    value = config.get("direction") if isinstance(config, dict) else None
+    return value if isinstance(value, str) and value else "one-way"
+
+
+def two_way_view(state: TwoWayState | None) -> dict[str, Any] | None:
+    if state is None:
+        return None
+    return {
+        "captureInstalled": state.capture_installed,
+        "pendingChanges": state.pending_changes,
+        "openConflicts": state.open_conflicts,
+        "resolvingConflicts": state.resolving_conflicts,
+    }
+
+
+def integration_view(row: SoftOneIntegration, two_way: TwoWayState | None = None) -> dict[str, Any]:
+    """``twoWay`` is null for a one-way integration (or when the caller did not read the state)."""
     return {
         "id": row.id,
         "name": row.name,
         "connectionId": row.connectionId,
         "configJson": row.configJson,
+        "direction": direction_of(row.configJson),
+        "twoWay": two_way_view(two_way),
         "isActive": row.isActive,
         "lastSyncAt": _iso(row.lastSyncAt),
         "nextRunAt": _iso(row.nextRunAt),
@@ -171,8 +199,12 @@ def slot_view(row: SlotLog) -> dict[str, Any]:
 
 
 def reject_view(row: SyncReject) -> dict[str, Any]:
+    """``kind`` says which way the record failed: ``pull`` (ERP → table) or ``push`` (table → ERP)."""
+    kind = reject_kind(row.record_key)
     return {
         "id": row.id,
+        "kind": kind,
+        "record": row.record_key.removeprefix(PUSH_REJECT_PREFIX) if kind == "push" else row.record_key,
         "recordKey": row.record_key,
         "reason": row.reason,
         "payload": row.payload_json,
@@ -181,6 +213,35 @@ def reject_view(row: SyncReject) -> dict[str, Any]:
         "firstSeenAt": _iso(row.first_seen_at),
         "lastSeenAt": _iso(row.last_seen_at),
         "resolvedAt": _iso(row.resolved_at),
+    }
+
+
+def conflict_view(conflict: ConflictView) -> dict[str, Any]:
+    """Both versions and the baseline, whole and per conflicting field (``fields``)."""
+    return {
+        "id": conflict.id,
+        "integrationId": conflict.integration_id,
+        "recordKey": conflict.record_key,
+        "localKey": conflict.local_key,
+        "erpId": conflict.erp_id,
+        "status": conflict.status,
+        "resolution": conflict.resolution,
+        "fields": [
+            {
+                "field": name,
+                "app": to_json(conflict.app.get(name)),
+                "erp": to_json(conflict.erp.get(name)),
+                "baseline": None if conflict.baseline is None else to_json(conflict.baseline.get(name)),
+            }
+            for name in conflict.fields
+        ],
+        "app": to_json(conflict.app),
+        "erp": to_json(conflict.erp),
+        "baseline": to_json(conflict.baseline),
+        "runId": conflict.run_id,
+        "createdAt": _iso(conflict.created_at),
+        "updatedAt": _iso(conflict.updated_at),
+        "resolvedAt": _iso(conflict.resolved_at),
     }
 
 

@@ -1,4 +1,5 @@
-"""``softone-sync serve``, ``demo``, and the ``connection`` / ``integration`` management commands.
+"""``softone-sync serve``, ``demo``, and the ``connection`` / ``integration`` management commands
+(``integration add|edit|list|show|enable|disable|remove``).
 
 The management commands are thin wrappers over :mod:`softone_sync.services`, the same functions the
 HTTP API calls, so the CLI and the API validate and reschedule identically.
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from softone_sync import services
 from softone_sync.cli.common import fail, print_json, settings_or_exit, with_db
@@ -198,6 +200,86 @@ def integration_add(
     typer.echo(f"integration {row.name} added (id {row.id}), next run {row.nextRunAt or '-'}")
 
 
+def _parse_set(assignment: str) -> tuple[list[str], Any]:
+    path, sep, raw = assignment.partition("=")
+    keys = path.strip().split(".")
+    if not sep or not all(keys):
+        fail(f"--set {assignment!r}: expected KEY=VALUE, e.g. schedule.cronExpression='*/5 * * * *'", code=2)
+    try:
+        value: Any = json.loads(raw)  # numbers, true/false, null, lists and objects as JSON
+    except ValueError:
+        value = raw  # anything else is a string: no quoting needed for text
+    return keys, value
+
+
+def _apply_sets(config: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    for assignment in assignments:
+        keys, value = _parse_set(assignment)
+        node = config
+        for depth, key in enumerate(keys[:-1]):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                fail(
+                    f"--set {assignment!r}: configJson.{'.'.join(keys[: depth + 1])} is not an object", code=2
+                )
+            node = child
+        node[keys[-1]] = value
+    return config
+
+
+@integration_app.command("edit")
+def integration_edit(
+    integration: str = typer.Argument(..., help="Integration id or name."),
+    config: str | None = typer.Option(None, "--config", help="New configJson file ('-' for stdin)."),
+    assignments: list[str] = typer.Option(
+        [],
+        "--set",
+        help="Change one configJson key (dotted path), e.g. --set direction=two-way "
+        "--set schedule.cronExpression='0 * * * *'. Values are JSON when they parse, text otherwise.",
+    ),
+    name: str | None = typer.Option(None, "--name", help="Rename it."),
+    connection: str | None = typer.Option(None, "--connection", help="Connection id or name."),
+) -> None:
+    """Change an integration: validated like `add`, rescheduled at once; two-way capture follows
+    ``direction`` (installed when switched to two-way, removed when switched to one-way)."""
+    from softone_sync.api.schemas import IntegrationUpdate
+
+    new_config = _read_config(config) if config is not None else None
+    if new_config is None and not assignments and name is None and connection is None:
+        fail("nothing to change: give --config, --set, --name or --connection", code=2)
+    settings = settings_or_exit()
+
+    async def run(db: Any) -> Any:
+        row = await services.find_integration(db, integration)
+        changes: dict[str, Any] = {}
+        if new_config is not None or assignments:
+            base = new_config if new_config is not None else dict(row.configJson or {})
+            changes["configJson"] = _apply_sets(json.loads(json.dumps(base)), assignments)
+        if name is not None:
+            changes["name"] = name
+        if connection is not None:
+            changes["connectionId"] = (await services.find_connection(db, connection)).id
+        try:
+            patch = IntegrationUpdate(**changes)
+        except ValidationError as exc:
+            raise services.InvalidInput(
+                [{"field": ".".join(map(str, e["loc"])) or "body", "message": e["msg"]} for e in exc.errors()]
+            ) from None
+        updated = await services.update_integration(
+            db, row.id, patch, manager=services.build_manager(db, settings)
+        )
+        return updated, (await services.two_way_states(db, [updated])).get(updated.id)
+
+    row, two_way = with_db(settings, run)
+    typer.echo(f"integration {row.name} updated, next run {row.nextRunAt or '-'}")
+    if two_way is not None:
+        typer.echo(
+            f"two-way: capture {'installed' if two_way.capture_installed else 'NOT installed'}, "
+            f"{two_way.pending_changes} change(s) waiting to be pushed, "
+            f"{two_way.open_conflicts} open conflict(s)"
+        )
+
+
 @integration_app.command("list")
 def integration_list() -> None:
     """List integrations with their state and next run."""
@@ -218,8 +300,11 @@ def integration_show(integration: str = typer.Argument(..., help="Integration id
     """Print one integration as JSON (what GET /api/integrations/{id} returns)."""
     from softone_sync.api.schemas import integration_view
 
-    row = with_db(settings_or_exit(), lambda db: services.find_integration(db, integration))
-    print_json(integration_view(row))
+    async def run(db: Any) -> dict[str, Any]:
+        row = await services.find_integration(db, integration)
+        return integration_view(row, (await services.two_way_states(db, [row])).get(row.id))
+
+    print_json(with_db(settings_or_exit(), run))
 
 
 def _set_active(integration: str, active: bool) -> None:
@@ -244,13 +329,14 @@ def integration_enable(integration: str = typer.Argument(..., help="Integration 
 
 @integration_app.command("disable")
 def integration_disable(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
-    """Disable: no more scheduled runs (a running one finishes)."""
+    """Disable: no more scheduled runs (a running one finishes); two-way capture keeps recording."""
     _set_active(integration, False)
 
 
 @integration_app.command("remove")
 def integration_remove(integration: str = typer.Argument(..., help="Integration id or name.")) -> None:
-    """Remove an integration with its run history, slot log and rejects (not its target table)."""
+    """Remove an integration with its run history, slot log, rejects and two-way capture triggers
+    (not its target table)."""
     settings = settings_or_exit()
 
     async def run(db: Any) -> str:

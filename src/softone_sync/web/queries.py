@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from softone_sync.db.engine import Database
 from softone_sync.db.models import SlotLog, SoftOneConnection, SoftOneIntegration, SyncReject, SyncRun
+from softone_sync.sync.twoway.status import ConflictView, TwoWayState, find_conflicts, two_way_states
 from softone_sync.web.charts import RunPoint
 from softone_sync.web.cron_words import describe_cron
 from softone_sync.web.formatting import as_utc
@@ -23,6 +24,7 @@ from softone_sync.web.formatting import as_utc
 RUN_HISTORY_LIMIT = 50
 SLOT_LOG_LIMIT = 50
 REJECTS_LIMIT = 100
+CONFLICTS_LIMIT = 50
 CHART_RUNS = 40
 
 
@@ -123,6 +125,10 @@ class IntegrationDetail:
     slots: list[SlotLog] = field(default_factory=list)
     rejects: list[SyncReject] = field(default_factory=list)
     chart_points: list[RunPoint] = field(default_factory=list)
+    # Two-way integrations only: capture state, and the conflicts waiting for a person (open) or for
+    # the next run to apply a person's choice (resolving).
+    two_way: TwoWayState | None = None
+    conflicts: list[ConflictView] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -296,6 +302,12 @@ async def integration_detail(db: Database, integration_id: str) -> IntegrationDe
         )
         for v in reversed(views)
     ]
+    two_way, conflicts = None, []
+    if summaries[0].direction == "two-way":
+        two_way = (await two_way_states(db, [integration_id]))[integration_id]
+        conflicts = await find_conflicts(
+            db, integration_ids=[integration_id], statuses=("open", "resolving"), limit=CONFLICTS_LIMIT
+        )
     return IntegrationDetail(
         summary=summaries[0],
         config=config,
@@ -303,6 +315,8 @@ async def integration_detail(db: Database, integration_id: str) -> IntegrationDe
         slots=list(slots),
         rejects=list(rejects),
         chart_points=points,
+        two_way=two_way,
+        conflicts=conflicts,
     )
 
 

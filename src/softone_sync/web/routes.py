@@ -24,7 +24,15 @@ from fastapi.templating import Jinja2Templates
 from softone_sync.config import Settings, get_settings
 from softone_sync.db.engine import Database
 from softone_sync.metrics import render_metrics
-from softone_sync.services import NotFound, ServiceError
+from softone_sync.services import (
+    PUSH_REJECT_PREFIX,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    ServiceError,
+    reject_kind,
+    resolve_conflict,
+)
 from softone_sync.web import formatting, queries
 from softone_sync.web.actions import Launches, check_connection, set_active, start_run
 from softone_sync.web.charts import runs_chart
@@ -41,6 +49,8 @@ TEMPLATES.env.filters.update(
     iso=formatting.iso,
 )
 TEMPLATES.env.globals["as_table"] = formatting.as_table
+TEMPLATES.env.filters["reject_kind"] = reject_kind
+TEMPLATES.env.filters["reject_record"] = lambda key: str(key).removeprefix(PUSH_REJECT_PREFIX)
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
@@ -343,6 +353,32 @@ async def _toggle(request: Request, ui: UiState, integration_id: str, *, active:
     if back.endswith(f"{_root(request)}/") or back.rstrip("/") == str(request.base_url).rstrip("/"):
         target = f"{_root(request)}/"
     return _redirect(target)
+
+
+@router.post("/conflicts/{conflict_id}/resolve")
+async def resolve(
+    request: Request,
+    conflict_id: int,
+    side: str = Form(default=""),
+    _session: DashboardSession = Depends(require_csrf),
+    ui: UiState = Depends(ui_state),
+) -> Response:
+    """ "Keep app" / "Keep ERP": records the choice; the integration's next run applies it."""
+    try:
+        resolution = await resolve_conflict(ui.db, conflict_id, side)
+    except NotFound:
+        raise HTTPException(404, "No conflict with this id.") from None
+    except Conflict as exc:
+        raise HTTPException(409, f"{exc}.") from None
+    except InvalidInput:
+        raise HTTPException(400, "Choose whose values to keep: the application's or the ERP's.") from None
+    log.info(
+        "conflict %s resolved from the dashboard: keep %s",
+        conflict_id,
+        resolution.side,
+        extra={"action": "dashboard_resolve", "integration_id": resolution.integration_id},
+    )
+    return _redirect(f"{_root(request)}/integrations/{resolution.integration_id}#conflicts")
 
 
 # ------------------------------------------------------------------------------------------- runs

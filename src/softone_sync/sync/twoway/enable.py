@@ -39,7 +39,17 @@ class TwoWayStatus:
 
 
 async def _layout(db: Database, integration: SoftOneIntegration) -> TwoWayLayout:
-    config = parse_integration_config(integration.configJson)
+    return await two_way_layout(db, integration.configJson)
+
+
+async def two_way_layout(db: Database, config_json: object) -> TwoWayLayout:
+    """What two-way sync would capture for ``config_json``, checked against the live target table.
+
+    Raises :class:`IntegrationConfigError`, :class:`~softone_sync.sync.target.TargetError` or
+    :class:`~softone_sync.sync.twoway.layout.LayoutError` with a precise message; writes nothing
+    (the management API checks a configuration with it before storing it).
+    """
+    config = parse_integration_config(config_json)
     if config.direction != "two-way":
         raise IntegrationConfigError(["direction: set 'two-way' in configJson before enabling two-way sync"])
     async with db.engine.connect() as conn:
