@@ -50,6 +50,13 @@ class Settings(BaseSettings):
         default=None, description="POSTed JSON when an integration keeps failing and when it recovers."
     )
     notify_after_failures: int = Field(default=3, ge=1, le=1000, description="Failures in a row that notify.")
+    lease_ttl_seconds: float | None = Field(
+        default=None,
+        ge=3,
+        le=86_400,
+        description="How long a run's lease lasts without a heartbeat (default 60 s): a crashed process's "
+        "run is failed and its integration runs again this long after it stopped.",
+    )
     sync_wait_seconds: float = Field(
         default=25.0, ge=0, description="How long sync-integration waits before 202."
     )

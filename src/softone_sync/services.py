@@ -121,25 +121,18 @@ _SCHEDULE_FIELDS = {
 
 
 def build_manager(db: Database, settings: Settings) -> CronManager:
-    """The cron manager with the executor ``EXECUTOR`` selects.
+    """The cron manager with the executor ``EXECUTOR`` selects (inline, http or procrastinate).
 
-    ``inline`` (default) runs syncs in this process; ``http`` hands each slot to the API workers at
-    ``APP_URL`` (a dedicated scheduler process). ``procrastinate`` needs its worker set-up, which the
-    scheduler part's ``softone-sync cron`` commands own; the API process refuses it with a message.
+    A setting that cannot work (procrastinate on SQLite, http without APP_URL) is NotConfigured:
+    one line naming what to set, before anything starts.
     """
-    from softone_sync.schedule import CronManager, HttpExecutor
+    from softone_sync.schedule import CronManager
+    from softone_sync.schedule.executors import ExecutorConfigError, executor_from_settings
 
-    if settings.executor == "http":
-        try:
-            return CronManager(db, settings, executor=HttpExecutor(settings))
-        except ValueError as exc:
-            raise NotConfigured(f"EXECUTOR=http: {exc}") from None
-    if settings.executor == "procrastinate":
-        raise NotConfigured(
-            "EXECUTOR=procrastinate is served by the procrastinate worker (softone-sync cron); "
-            "run the API with EXECUTOR=inline or http"
-        )
-    return CronManager(db, settings)
+    try:
+        return CronManager(db, settings, executor=executor_from_settings(db, settings))
+    except ExecutorConfigError as exc:
+        raise NotConfigured(str(exc)) from None
 
 
 async def _reschedule(manager: CronManager | None, integration_id: str) -> None:

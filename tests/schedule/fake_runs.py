@@ -51,9 +51,11 @@ class FakeRuns:
         run_id: str | None,
         slot_at: datetime | None,
         settings: Settings | None,
+        lease_ttl: float | None = None,
     ) -> Result:
         run_id = run_id or new_id()
-        lease = await acquire_lease(db, integration_id, owner=owner or "test", run_id=run_id, ttl=self.ttl)
+        ttl = lease_ttl or self.ttl
+        lease = await acquire_lease(db, integration_id, owner=owner or "test", run_id=run_id, ttl=ttl)
         if lease is None:
             holder = await current_holder(db, integration_id)
             raise AlreadyRunning(holder[1] if holder else None)
@@ -80,10 +82,10 @@ class FakeRuns:
         try:
             remaining = self.durations.get(integration_id, self.duration)
             while remaining > 0:
-                step = min(remaining, self.ttl / 3)
+                step = min(remaining, ttl / 3)
                 await asyncio.sleep(step)
                 remaining -= step
-                await renew_lease(db, lease, ttl=self.ttl)
+                await renew_lease(db, lease, ttl=ttl)
             status = "succeeded"
             return Result(run_id, "succeeded")
         finally:

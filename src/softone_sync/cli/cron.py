@@ -1,4 +1,4 @@
-"""CLI commands of the cron part: ``softone-sync cron check`` and ``softone-sync cron slots``."""
+"""CLI commands of the cron part: ``softone-sync cron check|slots|run``."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from softone_sync.config import Settings
 from softone_sync.schedule.cron import CronError, parse_schedule
 
 cron_app = typer.Typer(
@@ -100,6 +101,53 @@ async def _slots(integration_id: str, limit: int) -> None:
             record.detail or "",
         )
     console.print(table)
+
+
+@cron_app.command("run")
+def run(
+    grace: float = typer.Option(
+        30.0, "--grace", min=0, help="Seconds running syncs get to finish on SIGTERM / Ctrl-C."
+    ),
+) -> None:
+    """Run the scheduler alone, without the HTTP API: claim due slots and hand them to EXECUTOR.
+
+    EXECUTOR=inline runs the syncs in this process, http posts them to APP_URL, procrastinate defers
+    them to `softone-sync worker` processes. Any number of schedulers may share one PostgreSQL
+    database: each slot is claimed by exactly one.
+    """
+    from softone_sync.cli.common import EXIT_USAGE, fail, settings_or_exit
+    from softone_sync.logging import setup_logging
+    from softone_sync.schedule.executors import ExecutorConfigError
+
+    settings = settings_or_exit()
+    setup_logging(settings)
+    try:
+        asyncio.run(_run_scheduler(settings, grace))
+    except ExecutorConfigError as exc:
+        fail(str(exc), code=EXIT_USAGE)
+
+
+async def _run_scheduler(settings: Settings, grace: float) -> None:
+    import signal
+
+    from softone_sync.db.engine import open_database
+    from softone_sync.schedule.executors import executor_from_settings
+    from softone_sync.schedule.manager import CronManager
+
+    db = await open_database(settings.database_url, upgrade=settings.is_sqlite)
+    try:
+        manager = CronManager(db, settings, executor=executor_from_settings(db, settings))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await manager.start()
+        try:
+            await stop.wait()
+        finally:
+            await manager.stop(grace=grace)
+    finally:
+        await db.dispose()
 
 
 def register(app: typer.Typer) -> None:

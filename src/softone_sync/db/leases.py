@@ -81,10 +81,12 @@ async def acquire_lease(
     )
     async with db.engine.begin() as conn:
         result = await conn.execute(statement)
-        if result.rowcount == 1:
-            # Holding the lease means no other run of this integration is alive: one still marked
-            # running lost an expired lease (its process died), so fail it now rather than leave it
-            # "running" until the reaper's stale rule catches it.
+    if result.rowcount == 1:
+        # Holding the lease means no other run of this integration is alive: one still marked
+        # running lost an expired lease (its process died), so fail it now rather than leave it
+        # "running" until the reaper's stale rule catches it. A transaction of its own: holding the
+        # integration row while waiting for a run row would invert the run/integration lock order.
+        async with db.engine.begin() as conn:
             taken_over = await conn.execute(
                 sa.update(SyncRun)
                 .where(
@@ -96,14 +98,15 @@ async def acquire_lease(
                 .returning(SyncRun.id)
                 .execution_options(synchronize_session=False)
             )
-            for dead in taken_over.scalars():
-                log.warning(
-                    "[SYNC] integration %s: run %s marked failed (its lease expired before run %s took over)",
-                    integration_id,
-                    dead,
-                    run_id,
-                    extra={"action": "lease_taken_over", "integration_id": integration_id, "run_id": dead},
-                )
+            dead_runs = list(taken_over.scalars())
+        for dead in dead_runs:
+            log.warning(
+                "[SYNC] integration %s: run %s marked failed (its lease expired before run %s took over)",
+                integration_id,
+                dead,
+                run_id,
+                extra={"action": "lease_taken_over", "integration_id": integration_id, "run_id": dead},
+            )
     if result.rowcount != 1:
         return None
     log.debug(
@@ -125,7 +128,16 @@ async def renew_lease(db: Database, lease: Lease, *, ttl: float, now: datetime |
     """
     now = now or utcnow()
     expires = now + timedelta(seconds=ttl)
-    async with db.engine.begin() as conn:
+    # Lock order: the run row, then the integration row — the order in which a run's finish
+    # (sync_runs, then lastSyncAt) takes them. The opposite order let a run's own heartbeat and its
+    # finish deadlock each other on PostgreSQL (seen in the cluster soak test).
+    async with db.engine.connect() as conn, conn.begin() as transaction:
+        await conn.execute(
+            sa.update(SyncRun)
+            .where(SyncRun.id == lease.run_id, SyncRun.status == "running")
+            .values(heartbeat_at=now)
+            .execution_options(synchronize_session=False)
+        )
         result = await conn.execute(
             sa.update(_I)
             .where(
@@ -138,13 +150,8 @@ async def renew_lease(db: Database, lease: Lease, *, ttl: float, now: datetime |
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
+            await transaction.rollback()  # not ours any more: no heartbeat either
             return False
-        await conn.execute(
-            sa.update(SyncRun)
-            .where(SyncRun.id == lease.run_id, SyncRun.status == "running")
-            .values(heartbeat_at=now)
-            .execution_options(synchronize_session=False)
-        )
     lease.expires_at = expires
     return True
 

@@ -256,6 +256,13 @@ class SlotLog(Base):
     __table_args__ = (
         sa.UniqueConstraint("integration_id", "slot_at"),
         _in("outcome", SLOT_OUTCOMES, "outcome"),
+        # Partial: the scheduler's repair pass scans only the few rows still 'queued' (migration 0003).
+        sa.Index(
+            "ix_slot_log_queued_recorded_at",
+            "recorded_at",
+            postgresql_where=sa.text("outcome = 'queued'"),
+            sqlite_where=sa.text("outcome = 'queued'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)

@@ -8,14 +8,18 @@ the authority on "one run per integration" whatever the executor:
   at once (the default).
 * :class:`HttpExecutor` — ``POST {APP_URL}/api/cron/sync-integration`` with ``X-Cron-Secret``, for
   split deployments where the scheduler and the API workers are different processes.
-* :class:`ProcrastinateExecutor` — defers a procrastinate job on the same PostgreSQL; workers run it
-  and record the slot's outcome themselves (``final=False`` here).
+* :class:`ProcrastinateExecutor` — defers a procrastinate job on the same PostgreSQL; workers
+  (``softone-sync worker``, :mod:`softone_sync.schedule.worker`) run it and record the slot's
+  outcome themselves (``final=False`` here).
+
+:func:`executor_from_settings` picks one from ``EXECUTOR``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -31,6 +35,14 @@ from softone_sync.schedule.slots import SlotOutcomeName
 log = logging.getLogger("softone_sync.schedule.executors")
 
 SLOT_TASK_NAME = "softone_sync.run_scheduled_slot"
+SLOT_QUEUE = "softone-sync"
+"""The procrastinate queue slot jobs go to (``softone-sync worker`` listens on it by default)."""
+LEASE_TTL_ENV = "LEASE_TTL_SECONDS"
+MIN_LEASE_TTL = 3.0
+
+
+class ExecutorConfigError(ValueError):
+    """The executor ``EXECUTOR`` selects cannot work with these settings; ``str()`` says why in one line."""
 
 
 class RunResultLike(Protocol):
@@ -58,6 +70,7 @@ class RunFn(Protocol):
         run_id: str | None,
         slot_at: datetime | None,
         settings: Settings | None,
+        lease_ttl: float = ...,
     ) -> Awaitable[RunResultLike]: ...
 
 
@@ -121,20 +134,33 @@ async def call_run_fn(
     run_id: str | None,
     slot_at: datetime | None,
     settings: Settings | None,
+    lease_ttl: float | None = None,
 ) -> ExecutionResult:
     """Run and translate the run engine's exceptions into slot outcomes (one line, no traceback)."""
     from softone_sync.sync.run import AlreadyRunning
 
     try:
-        result = await run_fn(
-            db,
-            integration_id,
-            trigger=trigger,
-            owner=owner,
-            run_id=run_id,
-            slot_at=slot_at,
-            settings=settings,
-        )
+        if lease_ttl is None:  # the run engine's default TTL
+            result = await run_fn(
+                db,
+                integration_id,
+                trigger=trigger,
+                owner=owner,
+                run_id=run_id,
+                slot_at=slot_at,
+                settings=settings,
+            )
+        else:
+            result = await run_fn(
+                db,
+                integration_id,
+                trigger=trigger,
+                owner=owner,
+                run_id=run_id,
+                slot_at=slot_at,
+                settings=settings,
+                lease_ttl=lease_ttl,
+            )
     except AlreadyRunning as exc:
         return ExecutionResult("skipped-running", None, f"run {exc.run_id or 'unknown'} still running")
     except asyncio.CancelledError:
@@ -149,6 +175,28 @@ async def call_run_fn(
         )
         return ExecutionResult("failed", run_id, f"{type(exc).__name__}: {exc}")
     return result_to_execution(result)
+
+
+def lease_ttl_from(settings: Settings | None) -> float | None:
+    """The lease TTL runs started by the scheduler use; None: the run engine's default (60 s).
+
+    ``settings.lease_ttl_seconds`` when the settings have it, else the ``LEASE_TTL_SECONDS``
+    environment variable. A dead process's run is failed, and its integration runs again, one TTL
+    after it stopped renewing; holders renew every TTL/3.
+    """
+    configured = getattr(settings, "lease_ttl_seconds", None) if settings is not None else None
+    raw: object = configured if configured is not None else os.environ.get(LEASE_TTL_ENV, "").strip()
+    if raw in ("", None):
+        return None
+    try:
+        ttl = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ExecutorConfigError(f"invalid setting {LEASE_TTL_ENV}: {raw!r} is not a number") from None
+    if not MIN_LEASE_TTL <= ttl <= 86_400:
+        raise ExecutorConfigError(
+            f"invalid setting {LEASE_TTL_ENV}: {ttl:g} s is outside {MIN_LEASE_TTL:g}..86400 s"
+        )
+    return ttl
 
 
 class InlineExecutor(Executor):
@@ -169,6 +217,7 @@ class InlineExecutor(Executor):
         limit = max_concurrency or (settings or get_settings()).max_concurrent_runs
         self._semaphore = asyncio.Semaphore(limit)
         self.owner = owner
+        self.lease_ttl = lease_ttl_from(settings)
 
     def submit(
         self, integration_id: str, slot_at: datetime, trigger: str, *, run_id: str | None = None
@@ -188,6 +237,7 @@ class InlineExecutor(Executor):
                 run_id=run_id,
                 slot_at=slot_at,
                 settings=self.settings,
+                lease_ttl=self.lease_ttl,
             )
 
 
@@ -270,15 +320,33 @@ def _json_or_empty(response: httpx.Response) -> dict[str, Any]:
 
 
 class ProcrastinateExecutor(Executor):
-    """Defers a procrastinate job per slot; a worker runs it (see :func:`register_slot_task`).
+    """Defers a procrastinate job per slot; a worker runs it (see :mod:`softone_sync.schedule.worker`).
 
     The job carries ``queueing_lock = integration id``: while one job of an integration waits in the
-    queue, the next slot is ``skipped-running`` instead of piling up (the lease still decides who runs).
+    queue, the next slot is ``skipped-running`` instead of piling up. No procrastinate ``lock``: a job
+    that reaches a worker while its integration runs elsewhere meets the lease (the authority) and is
+    ``skipped-running`` at once, as the ``skip`` overlap policy says, instead of waiting in line.
     """
 
-    def __init__(self, app: Any, *, task_name: str = SLOT_TASK_NAME) -> None:
+    def __init__(
+        self, app: Any, *, task_name: str = SLOT_TASK_NAME, queue: str = SLOT_QUEUE, manage_app: bool = False
+    ) -> None:
         self.app = app
         self.task_name = task_name
+        self.queue = queue
+        # True: this executor opens and closes the app (its connection pool); False: the caller does.
+        self.manage_app = manage_app
+        self._opened = False
+
+    async def start(self) -> None:
+        if self.manage_app and not self._opened:
+            await self.app.open_async()
+            self._opened = True
+
+    async def close(self) -> None:
+        if self._opened:
+            self._opened = False
+            await self.app.close_async()
 
     def submit(
         self, integration_id: str, slot_at: datetime, trigger: str, *, run_id: str | None = None
@@ -290,13 +358,22 @@ class ProcrastinateExecutor(Executor):
     ) -> ExecutionResult:
         from procrastinate import exceptions
 
-        task = self.app.tasks[self.task_name]
+        await self.start()  # modes A/C dispatch without start()
+        deferrer = self.app.configure_task(self.task_name, queue=self.queue, queueing_lock=integration_id)
         try:
-            job_id = await task.configure(queueing_lock=integration_id, lock=integration_id).defer_async(
+            job_id = await deferrer.defer_async(
                 integration_id=integration_id, slot_at=slot_at.isoformat(), trigger=trigger, run_id=run_id
             )
         except exceptions.AlreadyEnqueued:
             return ExecutionResult("skipped-running", None, "a job for this integration is already queued")
+        except exceptions.ConnectorException as exc:
+            cause = exc.__cause__ or exc
+            return ExecutionResult(
+                "failed",
+                run_id,
+                f"cannot defer the procrastinate job: {type(cause).__name__}: {str(cause).strip()} "
+                "(is the schema applied? softone-sync worker --apply-schema)",
+            )
         return ExecutionResult("queued", run_id, f"deferred to procrastinate job {job_id}", final=False)
 
 
@@ -310,40 +387,11 @@ def register_slot_task(
 ) -> Any:
     """Register the worker side of :class:`ProcrastinateExecutor` on a procrastinate ``App``.
 
-    ``database`` returns the (shared) :class:`Database` the worker runs against. The task runs the
-    integration and writes the slot's final outcome.
+    See :func:`softone_sync.schedule.worker.register_slot_task`.
     """
-    from softone_sync.schedule.store import finish_slot
+    from softone_sync.schedule.worker import register_slot_task as register
 
-    chosen_run_fn = run_fn or default_run_fn()
-
-    @app.task(name=SLOT_TASK_NAME, pass_context=False)  # type: ignore[untyped-decorator]
-    async def run_scheduled_slot(integration_id: str, slot_at: str, trigger: str, run_id: str | None) -> None:
-        db = await database()
-        slot = datetime.fromisoformat(slot_at)
-        result = await call_run_fn(
-            chosen_run_fn,
-            db,
-            integration_id,
-            trigger=trigger,
-            owner=owner,
-            run_id=run_id,
-            slot_at=slot,
-            settings=settings,
-        )
-        await finish_slot(
-            db, integration_id, slot, result.outcome, run_id=result.run_id, detail=result.detail
-        )
-        log.info(
-            "[CRON] integration=%s slot=%s outcome=%s run=%s",
-            integration_id,
-            slot_at,
-            result.outcome,
-            result.run_id or "-",
-            extra={"action": "slot_finished", "integration_id": integration_id, "run_id": result.run_id},
-        )
-
-    return run_scheduled_slot
+    return register(app, database, run_fn=run_fn, settings=settings, owner=owner)
 
 
 def procrastinate_conninfo(database_url: str) -> str:
@@ -352,5 +400,33 @@ def procrastinate_conninfo(database_url: str) -> str:
 
     url = make_url(database_url)
     if url.get_backend_name() != "postgresql":
-        raise ValueError("the procrastinate executor needs PostgreSQL (DATABASE_URL=postgresql://...)")
+        raise ExecutorConfigError(
+            "EXECUTOR=procrastinate needs PostgreSQL (DATABASE_URL=postgresql://...); "
+            "with SQLite use EXECUTOR=inline"
+        )
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def executor_from_settings(db: Database, settings: Settings) -> Executor:
+    """The executor ``EXECUTOR`` selects; :class:`ExecutorConfigError` (one line) when it cannot work.
+
+    * ``inline``: runs in this process (``MAX_CONCURRENT_RUNS`` at once);
+    * ``http``: ``POST {APP_URL}/api/cron/sync-integration`` (needs APP_URL and CRON_SECRET);
+    * ``procrastinate``: defers one job per slot on this PostgreSQL database for
+      ``softone-sync worker`` processes to run. The executor opens its own connection pool on start.
+    """
+    if settings.executor == "http":
+        try:
+            return HttpExecutor(settings)
+        except ValueError as exc:
+            raise ExecutorConfigError(f"EXECUTOR=http: {exc}") from None
+    if settings.executor == "procrastinate":
+        if db.dialect != "postgresql":
+            raise ExecutorConfigError(
+                "EXECUTOR=procrastinate needs PostgreSQL, but DATABASE_URL is SQLite; "
+                "use EXECUTOR=inline (or http) with SQLite"
+            )
+        from softone_sync.schedule.worker import procrastinate_app
+
+        return ProcrastinateExecutor(procrastinate_app(settings.database_url), manage_app=True)
+    return InlineExecutor(db, settings)

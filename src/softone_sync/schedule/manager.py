@@ -119,6 +119,8 @@ class CronManager:
         self.poll_interval = poll_interval
         self.change_interval = min(change_interval, 5.0)
         self.reap_interval = reap_interval
+        # Peers repair this manager's queued rows only after several missed refreshes (see reap()).
+        self.stale_queued_seconds = max(store.STALE_QUEUED_SECONDS, 6 * reap_interval)
         self.batch_size = batch_size
         self.pending_poll = pending_poll
         self._signatures: dict[str, str] = {}
@@ -586,7 +588,7 @@ class CronManager:
         """Fail runs whose process died (expired leases) and give their slots an outcome."""
         reaped = await leases.reap_expired(self.db)
         await store.touch_slots(self.db, list(self._inflight))
-        repaired = await store.repair_slots(self.db, reaped)
+        repaired = await store.repair_slots(self.db, reaped, stale_after=self.stale_queued_seconds)
         if reaped or repaired:
             log.warning(
                 "[CRON] reaped %d run(s), repaired %d slot(s)",

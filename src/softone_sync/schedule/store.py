@@ -19,8 +19,10 @@ from softone_sync.db.engine import Database
 from softone_sync.db.models import SlotLog, SyncRun, utcnow
 from softone_sync.schedule.slots import SlotOutcomeName, SlotRecord
 
-# A queued row whose owner stopped refreshing it for this long belongs to a dead scheduler.
-STALE_QUEUED_SECONDS = 120.0
+# A queued row whose owner stopped refreshing it for this long belongs to a dead scheduler. Owners
+# refresh every reap interval (5 s) and a row whose run is still ``running`` is never touched here,
+# so this only has to outlast a stalled event loop; a live owner's later write corrects it anyway.
+STALE_QUEUED_SECONDS = 30.0
 DEFERRED_PREFIX = "deferred to procrastinate"
 PENDING_PREFIX = "pending behind run"
 
@@ -123,6 +125,23 @@ async def finish_slot(
             .where(SlotLog.integration_id == integration_id, SlotLog.slot_at == slot_at)
             .values(outcome=outcome, run_id=run_id, detail=detail, recorded_at=utcnow())
         )
+
+
+async def finish_queued_slot(
+    db: Database, integration_id: str, slot_at: datetime, outcome: SlotOutcomeName, *, detail: str
+) -> bool:
+    """Give an outcome to a slot only while it is still ``queued`` (repairs never overwrite a result)."""
+    async with db.engine.begin() as conn:
+        result = await conn.execute(
+            sa.update(SlotLog)
+            .where(
+                SlotLog.integration_id == integration_id,
+                SlotLog.slot_at == slot_at,
+                SlotLog.outcome == "queued",
+            )
+            .values(outcome=outcome, detail=detail, recorded_at=utcnow())
+        )
+    return bool(result.rowcount)
 
 
 async def finish_slots(
