@@ -138,12 +138,18 @@ def test_bad_rows_are_rejected_with_reasons_and_keys():
     assert page.rejects[0].payload["CUSTOMER.BALANCE"] == "1,5"
 
 
-def test_duplicates_are_caught_across_pages():
-    m = mapper([{"erpField": "CUSTOMER.CODE", "column": "code"}])
-    first = m.map_page(FIELDS, [["CUSTOMER;1", "C1", "", "", "", ""]], ["1"])
-    second = m.map_page(FIELDS, [["CUSTOMER;9", "C1", "", "", "", ""]], ["9"])
-    assert first.rows == [("C1",)]
-    assert second.rows == [] and second.rejects[0].reason.startswith("duplicate")
+def test_a_key_repeated_on_a_later_page_becomes_a_reject():
+    # The mapper keeps no run-wide memory of keys (a million-row run would hold them all); the run
+    # asks the writer which keys an earlier page wrote and the mapper turns those rows into rejects.
+    m = mapper([{"erpField": "CUSTOMER.CODE", "column": "code"}, {"erpField": "NAME", "column": "name"}])
+    rows = [["CUSTOMER;9", "C1", "again", "", "", ""], ["CUSTOMER;10", "C2", "new", "", "", ""]]
+    page = m.map_page(FIELDS, rows, ["9", "10"])
+    assert page.record_keys == ["C1", "C2"]
+    m.reject_repeated(page, {"C1"})
+    assert page.rows == [("C2", "new")] and page.record_keys == ["C2"] and page.record_ids == ["10"]
+    (reject,) = page.rejects
+    assert reject.record_key == "C1" and reject.reason.startswith("duplicate unique identifier")
+    assert reject.payload["CUSTOMER.NAME"] == "again" and reject.key == ("C1",)
 
 
 def test_composite_key_encoding():

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -114,10 +116,8 @@ async def test_composite_key(db, simulator, database_url):
     simulator.simulator.update_record("ITEM", 5, {"PRICER": "12.5"})
     second = await run_integration(db, integration_id, settings=settings)
     assert (second.updated, second.unchanged) == (1, 99)
-    owned = await fetch_rows(
-        db, f"SELECT count(*) FROM sync_records WHERE integration_id = '{integration_id}'"
-    )
-    assert owned == [(100,)]
+    # Without deletions nothing reads ownership records, so none are written (1M inserts saved).
+    assert await fetch_rows(db, "SELECT count(*) FROM sync_records") == [(0,)]
 
 
 async def test_guard_holds_a_mass_change_until_forced(db, simulator, setup):
@@ -244,3 +244,104 @@ async def test_two_way_runs_the_pull_half_and_says_so(db, simulator, setup):
     result = await run_integration(db, integration_id, settings=settings)
     assert result.status == "succeeded" and result.created == 250
     assert "only the pull half" in (await run_row(db, result.run_id))["stats_json"]["direction"]
+
+
+async def test_a_key_repeated_on_a_later_page_is_rejected(db, simulator, database_url):
+    # The unique identifier is the name here, which the ERP does not keep unique.
+    await execute(db, 'CREATE TABLE "ByName" ("name" VARCHAR(200) PRIMARY KEY, "code" VARCHAR(25))')
+    connection_id = await make_connection(db, simulator)
+    config = customers_config(
+        mappings=[{"erpField": "NAME", "column": "name"}, {"erpField": "CUSTOMER.CODE", "column": "code"}],
+        uniqueIdentifiers=["NAME"],
+        target={"table": "ByName"},
+    )
+    integration_id = await make_integration(db, connection_id, config)
+    settings = sync_settings(database_url)
+    sim = simulator.simulator
+    # Record 60 (second page, pageSize 50) repeats record 1's name; the generated names repeat too.
+    sim.update_record("CUSTOMER", 60, {"NAME": sim.get_record("CUSTOMER", 1)["NAME"]})
+    first_code: dict[str, str] = {}
+    for key in range(1, 251):
+        record = sim.get_record("CUSTOMER", key)
+        first_code.setdefault(record["NAME"], record["CODE"])
+    repeats = 250 - len(first_code)
+    first = await run_integration(db, integration_id, settings=settings)
+    assert first.status == "succeeded", first.error
+    assert (first.created, first.failed) == (len(first_code), repeats)
+    stored = dict(await fetch_rows(db, 'SELECT "name", "code" FROM "ByName"'))
+    assert stored == first_code  # every name holds its first occurrence
+    rejects = await fetch_rows(db, "SELECT reason, payload_json FROM sync_rejects")
+    assert {r.split(" (")[0] for r, _ in rejects} == {"duplicate unique identifier in the source"}
+    assert any("C0000060" in str(payload) for _, payload in rejects)
+    again = await run_integration(db, integration_id, settings=settings)
+    assert (again.created, again.updated, again.unchanged, again.failed) == (0, 0, len(first_code), repeats)
+
+
+async def test_only_rows_the_integration_created_are_owned_and_deleted(db, simulator, setup):
+    integration, settings = setup
+    integration_id = await integration(deletions="hard")
+    # Already in the application's table before the first run: the application's row, updated by the
+    # sync but never deleted by it.
+    await execute(db, """INSERT INTO "CustomerMaster" ("code", "name") VALUES ('C0000005', 'mine')""")
+    first = await run_integration(db, integration_id, settings=settings)
+    assert (first.status, first.created, first.updated) == ("succeeded", 249, 1)
+    assert await fetch_rows(db, "SELECT count(*) FROM sync_records") == [(249,)]
+    simulator.simulator.delete_record("CUSTOMER", 5)
+    simulator.simulator.delete_record("CUSTOMER", 6)
+    second = await run_integration(db, integration_id, settings=settings)
+    assert (second.status, second.deleted) == ("succeeded", 1)
+    codes = await fetch_rows(
+        db, """SELECT "code" FROM "CustomerMaster" WHERE "code" IN ('C0000005', 'C0000006')"""
+    )
+    assert codes == [("C0000005",)]
+
+
+async def test_a_mapping_the_column_cannot_hold_fails_before_writing(db, simulator, setup):
+    integration, settings = setup
+    mappings = customers_config()["mappings"] + [
+        {"erpField": "UPDDATE", "column": "active", "convert": "datetime"}
+    ]
+    mappings = [m for m in mappings if m["column"] != "active" or m["convert"] == "datetime"]
+    integration_id = await integration(
+        mappings=mappings, source={"object": "CUSTOMER", "list": "monitor", "pageSize": 50}
+    )
+    result = await run_integration(db, integration_id, settings=settings)
+    assert result.status == "failed"
+    assert result.error is not None and "\n" not in result.error
+    assert "erpField 'UPDDATE' → column 'active', convert 'datetime'" in result.error
+    assert "gives datetime values, but column 'active' of 'CustomerMaster' is BOOLEAN" in result.error
+    assert await fetch_rows(db, 'SELECT count(*) FROM "CustomerMaster"') == [(0,)]
+
+
+async def test_date_time_columns_as_sqlite_applications_declare_them(db, simulator, database_url):
+    declarations = ["TIMESTAMP WITH TIME ZONE", "TIMESTAMP", "TIMESTAMP(3)"]
+    if db.dialect == "sqlite":
+        declarations += ["DATETIME", "datetime(6)", "TIMESTAMPTZ"]
+    columns = ", ".join(f'"at{i}" {d}' for i, d in enumerate(declarations))
+    await execute(db, f'CREATE TABLE "Moments" ("code" VARCHAR(25) PRIMARY KEY, {columns})')
+    connection_id = await make_connection(db, simulator)
+    config = customers_config(
+        mappings=[{"erpField": "CUSTOMER.CODE", "column": "code"}]
+        + [
+            {"erpField": "UPDDATE", "column": f"at{i}", "convert": "datetime"}
+            for i in range(len(declarations))
+        ],
+        target={"table": "Moments"},
+        source={"object": "CUSTOMER", "list": "monitor", "pageSize": 50},
+    )
+    integration_id = await make_integration(db, connection_id, config)
+    settings = sync_settings(database_url)
+    first = await run_integration(db, integration_id, settings=settings)
+    assert (first.status, first.created, first.error) == ("succeeded", 250, None)
+    again = await run_integration(db, integration_id, settings=settings)
+    assert (again.unchanged, again.updated) == (250, 0)
+    if db.dialect == "sqlite":
+        # ISO 8601 text in UTC, as SQLite's date functions, SQLAlchemy, Django and Rails store it.
+        erp = simulator.simulator.get_record("CUSTOMER", 1)["UPDDATE"]  # Europe/Athens wall time
+        stored = (await fetch_rows(db, """SELECT * FROM "Moments" WHERE "code" = 'C0000001'"""))[0][1:]
+        local = datetime.fromisoformat(erp).replace(tzinfo=ZoneInfo("Europe/Athens"))
+        utc = local.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        assert set(stored) == {utc}
+        assert await fetch_rows(db, """SELECT count(*) FROM "Moments" WHERE datetime("at0") IS NULL""") == [
+            (0,)
+        ]

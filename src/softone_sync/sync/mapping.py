@@ -45,7 +45,8 @@ class MappedPage:
     rows: list[tuple[Any, ...]] = field(default_factory=list)  # in IntegrationConfig.columns order
     keys: list[tuple[Any, ...]] = field(default_factory=list)  # key-column values of each row
     record_keys: list[str] = field(default_factory=list)  # encode_record_key(key) of each row
-    record_ids: list[str] = field(default_factory=list)  # browser record ids of the written rows
+    record_ids: list[str] = field(default_factory=list)  # browser record id of each row ("" for SqlData)
+    sources: list[Sequence[str]] = field(default_factory=list)  # the raw ERP row of each row
     rejects: list[RejectedRow] = field(default_factory=list)
     filtered: int = 0  # outside the incremental window, skipped
     max_cursor: datetime | None = None
@@ -87,6 +88,29 @@ def resolve_field(name: str, fields: Sequence[str], *, has_record_id: bool) -> i
         shown = ", ".join(f for f in fields if f.upper() != "ZOOMINFO")
         raise FieldResolutionError(f"{name!r} is not a field of the source (fields: {shown})")
     return matches[0]
+
+
+# The Python type each ``convert`` produces: what the target column must be able to hold.
+VALUE_TYPES: dict[str, type] = {
+    "string": str,
+    "strip": str,
+    "upper": str,
+    "lower": str,
+    "int": int,
+    "decimal": Decimal,
+    "bool": bool,
+    "date": date,
+    "datetime": datetime,
+}
+
+
+def mapping_value_type(mapping: Mapping) -> type | None:
+    """The Python type a mapping writes; None when it cannot be told (a null constant)."""
+    if mapping.erp_field or isinstance(mapping.constant, str):
+        return VALUE_TYPES.get(mapping.convert)
+    if mapping.constant is None:
+        return None
+    return type(mapping.constant)  # a JSON constant is written as it is
 
 
 def converter_for(kind: str, erp_timezone: str) -> Converter:
@@ -226,8 +250,11 @@ class _Plan:
     kind: str = "string"
 
 
+DUPLICATE_REASON = "duplicate unique identifier in the source (the first occurrence was written)"
+
+
 class RowMapper:
-    """Converts pages of one run; remembers the keys it has passed, so duplicates across pages are caught."""
+    """Converts the pages of one run (field positions are resolved once per page layout)."""
 
     def __init__(
         self,
@@ -246,8 +273,6 @@ class RowMapper:
         self._key_positions: list[int] = []
         self._cursor_position: int | None = None
         self._cursor_zone = cv.timezone_of(erp_timezone)
-        # Hashes, not keys: 16 bytes per row keeps a multi-million-row run's set small.
-        self._seen: set[bytes] = set()
 
     def bind(self, fields: Sequence[str]) -> None:
         """Resolve every mapping against a page layout; raises FieldResolutionError naming the mapping."""
@@ -304,6 +329,7 @@ class RowMapper:
         out = MappedPage()
         cursor_position = self._cursor_position
         window_start = self.window_start
+        page_keys: set[str] = set()  # repeats within the page; across pages see reject_repeated()
         for row_index, row in enumerate(rows):
             record_id = record_ids[row_index] if record_ids is not None else ""
             if cursor_position is not None:
@@ -328,18 +354,34 @@ class RowMapper:
                 continue
             key = tuple(values[p] for p in self._key_positions)
             record_key = encode_record_key(key)
-            digest = hashlib.blake2b(record_key.encode(), digest_size=16).digest()
-            if digest in self._seen:
-                reason = "duplicate unique identifier in the source (the first occurrence was written)"
-                out.rejects.append(RejectedRow(record_key, reason, self._payload(row), key))
+            if record_key in page_keys:
+                out.rejects.append(RejectedRow(record_key, DUPLICATE_REASON, self._payload(row), key))
                 continue
-            self._seen.add(digest)
+            page_keys.add(record_key)
             out.rows.append(tuple(values))
             out.keys.append(key)
             out.record_keys.append(record_key)
-            if record_id:
-                out.record_ids.append(record_id)
+            out.sources.append(row)
+            out.record_ids.append(record_id)
         return out
+
+    def reject_repeated(self, page: MappedPage, repeated: set[str]) -> None:
+        """Move the rows whose record key an earlier page already wrote from ``page.rows`` to its rejects."""
+        if not repeated:
+            return
+        kept = MappedPage(filtered=page.filtered, max_cursor=page.max_cursor, rejects=page.rejects)
+        columns = zip(page.rows, page.keys, page.record_keys, page.sources, page.record_ids, strict=True)
+        for row, key, record_key, source, record_id in columns:
+            if record_key in repeated:
+                kept.rejects.append(RejectedRow(record_key, DUPLICATE_REASON, self._payload(source), key))
+                continue
+            kept.rows.append(row)
+            kept.keys.append(key)
+            kept.record_keys.append(record_key)
+            kept.sources.append(source)
+            kept.record_ids.append(record_id)
+        page.rows, page.keys, page.record_keys = kept.rows, kept.keys, kept.record_keys
+        page.sources, page.record_ids = kept.sources, kept.record_ids
 
     def _convert(self, row: Sequence[str], record_id: str) -> tuple[list[Any] | None, str]:
         """The row's values in column order, or None and the first problem found."""

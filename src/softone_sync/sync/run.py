@@ -3,9 +3,12 @@
 :func:`run_integration` takes the integration's lease (one run per integration, cluster-wide),
 records a ``sync_runs`` row, heartbeats both while it works, and streams pages: each page is
 fetched (the client already prefetches the next one), converted by the :class:`RowMapper` and
-written in **one transaction** on one connection held for the run — the upsert, the ownership
-records, the page's rejects and, with the last page, the incremental cursor. A crash therefore
-leaves whole pages or nothing, and the rerun converges because every write is an idempotent upsert.
+written in **one transaction** on one connection held for the run — the claim of the page's keys
+in the run's "seen keys" table (a key an earlier page wrote is rejected as a duplicate), the upsert,
+the ownership records of created rows (only while deletions are configured), the page's rejects and,
+with the last page, the incremental cursor. Memory stays O(page) however many rows the source has.
+A crash therefore leaves whole pages or nothing, and the rerun converges because every write is an
+idempotent upsert.
 
 A two-way integration (``direction: two-way`` with capture installed, see
 :mod:`softone_sync.sync.twoway`) first pushes the application's captured changes to SoftOne, then
@@ -51,9 +54,15 @@ from softone_sync.softone.client import ConnectionSettings, SoftOneClient
 from softone_sync.softone.errors import SoftOneError
 from softone_sync.sync import rejects as reject_store
 from softone_sync.sync.config import IntegrationConfig, IntegrationConfigError, parse_integration_config
-from softone_sync.sync.mapping import FieldResolutionError, MappedPage, RowMapper
+from softone_sync.sync.mapping import (
+    FieldResolutionError,
+    MappedPage,
+    RowMapper,
+    encode_record_key,
+    mapping_value_type,
+)
 from softone_sync.sync.source import iter_pages
-from softone_sync.sync.target import TargetError, TargetTable, reflect_target
+from softone_sync.sync.target import TargetError, TargetTable, column_accepts, reflect_target
 from softone_sync.sync.twoway.baseline import PullGuard, forget_swept
 from softone_sync.sync.twoway.capture import capture_installed, resume_capture, suppress_capture
 from softone_sync.sync.twoway.erp import ErpSide
@@ -242,6 +251,9 @@ class _Runner:
         self.incremental = config.mode == "incremental" and not full
         # Deletions need every ERP row seen, so only a run without an incremental window sweeps.
         self.sweeps = not self.incremental and config.deletions.mode != "ignore"
+        # Ownership records are only read by deletion sweeps, so they are only kept while deletions
+        # are configured (an incremental run's creations must be deletable by a later full run).
+        self.owns_rows = config.deletions.mode != "ignore"
         self.columns = config.columns
         self.lease: Lease | None = None
         self.lease_lost = False
@@ -367,10 +379,9 @@ class _Runner:
                 result.status, result.error = "held", held
                 result.preview = _preview_of(preview)
                 return preview
-            if self.sweeps:  # start the real pass with an empty "seen" set
-                await writer.end_run(conn)
-                await writer.begin_run(conn, target, self.columns, track_seen=True)
-                await conn.commit()
+            # The real pass starts with an empty "seen keys" table (duplicates, deletions).
+            await writer.forget_seen(conn)
+            await conn.commit()
         totals = await self._pass(client, conn, writer, target, since, preview=False)
         if self.sweeps:
             await self._sweep(conn, writer, target, totals)
@@ -418,16 +429,18 @@ class _Runner:
             mapped_at = time.perf_counter()
             totals.timings["map"] += mapped_at - fetched_at
             totals.filtered += mapped.filtered
-            totals.failed += len(mapped.rejects)
             if mapped.max_cursor is not None and (
                 totals.max_cursor is None or mapped.max_cursor > totals.max_cursor
             ):
                 totals.max_cursor = mapped.max_cursor
             if preview:
-                await self._preview_page(conn, writer, target, mapped, totals)
+                await self._preview_page(conn, writer, target, mapper, mapped, totals)
             else:
-                await self._write_page(conn, writer, target, mapped, totals, open_rejects, last=page.is_last)
+                await self._write_page(
+                    conn, writer, target, mapper, mapped, totals, open_rejects, last=page.is_last
+                )
                 cursor_saved = cursor_saved or page.is_last
+            totals.failed += len(mapped.rejects)
             clock = time.perf_counter()
             totals.timings["write"] += clock - mapped_at
             self._report("preview" if preview else "write", totals)
@@ -442,6 +455,7 @@ class _Runner:
         conn: AsyncConnection,
         writer: PageWriter,
         target: TargetTable,
+        mapper: RowMapper,
         mapped: MappedPage,
         totals: _Totals,
         open_rejects: set[str],
@@ -453,6 +467,8 @@ class _Runner:
         now = utcnow()
         guard = self.pull_guard
         async with conn.begin():
+            # A key an earlier page wrote (the ERP repeating a unique identifier) becomes a reject.
+            mapper.reject_repeated(mapped, await writer.claim_written(conn, mapped.record_keys))
             rows = mapped.rows
             if guard is not None:
                 # Two-way: the page's writes are the sync's own (no capture), rows with unpushed
@@ -464,16 +480,20 @@ class _Runner:
                 totals.created += written.created
                 totals.updated += written.updated
                 totals.unchanged += written.unchanged
+                if self.owns_rows and written.created_keys:
+                    # Ownership (what a deletion sweep may touch): the rows this integration created.
+                    # O(change), not O(rows): a row that was already there is the application's.
+                    owned = [encode_record_key(key) for key in written.created_keys]
+                    await writer.record_owned(conn, self.integration.id, owned)
             if guard is not None:
                 await guard.record_page(conn, rows)
                 await resume_capture(conn, self.integration.id)
-            if mapped.record_keys:
-                # Ownership: deletions only ever touch rows an integration wrote.
-                await writer.record_owned(conn, self.integration.id, mapped.record_keys)
             if self.sweeps:
-                await writer.record_seen(conn, _seen_keys(mapped))
-            resolved = [k for k in mapped.record_keys if k in open_rejects]
-            resolved += [f"$key:{i}" for i in mapped.record_ids if f"$key:{i}" in open_rejects]
+                await writer.record_seen(conn, _rejected_keys(mapped))
+            resolved: list[str] = []
+            if open_rejects:
+                resolved = [k for k in mapped.record_keys if k in open_rejects]
+                resolved += [f"$key:{i}" for i in mapped.record_ids if i and f"$key:{i}" in open_rejects]
             if resolved:
                 totals.rejects_resolved += await reject_store.resolve_rejects(
                     conn, integration_id=self.integration.id, record_keys=resolved, now=now
@@ -500,9 +520,12 @@ class _Runner:
         conn: AsyncConnection,
         writer: PageWriter,
         target: TargetTable,
+        mapper: RowMapper,
         mapped: MappedPage,
         totals: _Totals,
     ) -> None:
+        # Only the run's temporary "seen keys" table is written; the target and our tables are not.
+        mapper.reject_repeated(mapped, await writer.claim_written(conn, mapped.record_keys))
         if mapped.rows:
             preview = await writer.preview_page(
                 conn, target, self.columns, mapped.rows, samples=SAMPLES_PER_KIND
@@ -512,8 +535,7 @@ class _Runner:
             totals.unchanged += preview.unchanged
             totals.preview.add(preview, samples=SAMPLES_PER_KIND)
         if self.sweeps:
-            # Only the run's temporary "seen" table is written; the target and our tables are not.
-            await writer.record_seen(conn, _seen_keys(mapped))
+            await writer.record_seen(conn, _rejected_keys(mapped))
         await conn.commit()
 
     async def _sweep(
@@ -629,7 +651,28 @@ class _Runner:
             conn, target_config.table, target_config.schema_, key_columns=self.config.key_columns
         )
         await conn.commit()
+        self._check_value_types(target)
         return target
+
+    def _check_value_types(self, target: TargetTable) -> None:
+        """Refuse, before anything is written, a mapping whose values the column cannot store."""
+        problems = []
+        for index, mapping in enumerate(self.config.mappings):
+            value_type = mapping_value_type(mapping)
+            column = target.column(mapping.column)
+            if value_type is None or column_accepts(column, value_type):
+                continue
+            source = f"erpField {mapping.erp_field!r}" if mapping.erp_field else "constant"
+            problems.append(
+                f"mappings[{index}] ({source} → column {mapping.column!r}, convert {mapping.convert!r}) "
+                f"gives {value_type.__name__} values, but column {mapping.column!r} of "
+                f"{target.qualified_name!r} is {column.type}"
+            )
+        if problems:
+            raise TargetError(
+                "; ".join(problems)
+                + " — change the mapping's convert or the column type; nothing was written"
+            )
 
     def _password(self) -> str:
         try:
@@ -798,9 +841,9 @@ def _preview_of(totals: _Totals) -> dict[str, Any]:
     }
 
 
-def _seen_keys(mapped: MappedPage) -> list[str]:
-    """Keys the ERP still has: written rows and rejected rows whose key is known (not to be deleted)."""
-    return mapped.record_keys + [r.record_key for r in mapped.rejects if r.key is not None]
+def _rejected_keys(mapped: MappedPage) -> list[str]:
+    """Rejected rows whose key is known: the ERP still has them, so a sweep must not delete them."""
+    return [r.record_key for r in mapped.rejects if r.key is not None]
 
 
 def _message_of(exc: BaseException) -> str:

@@ -120,7 +120,35 @@ def _reflect(sync_conn: Connection, name: str, schema: str | None) -> TargetTabl
     target = TargetTable(schema, name, table, primary_key, unique_keys, sync_conn.dialect.name)
     if target.dialect == "sqlite":
         _sqlite_rowid_facts(sync_conn, target)
+        _sqlite_moment_types(sync_conn, target)
     return target
+
+
+# Declared SQLite types that mean "a point in time" to the applications that write them: Django
+# ("datetime"), Rails ("datetime(6)"), Prisma ("DATETIME"), hand-written DDL ("TIMESTAMP",
+# "TIMESTAMP WITH TIME ZONE", "TIMESTAMPTZ").
+_SQLITE_MOMENT = re.compile(r"^\s*(DATETIME|TIMESTAMP)", re.IGNORECASE)
+_SQLITE_WITH_ZONE = re.compile(r"WITH\s+TIME\s+ZONE|^\s*TIMESTAMPTZ", re.IGNORECASE)
+
+
+def _sqlite_moment_types(sync_conn: Connection, target: TargetTable) -> None:
+    """Give columns declared as a date-time type SQLAlchemy's DATETIME, whatever the declaration's suffix.
+
+    SQLite only has type *affinities*: SQLAlchemy reflects ``TIMESTAMP WITH TIME ZONE`` (or
+    ``TIMESTAMPTZ``) by the affinity rules as NUMERIC, which would make a datetime mapping fail.
+    As DATETIME, such a column receives ISO 8601 text (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC) — what
+    SQLite's own date functions, SQLAlchemy, Django and Rails read and write there.
+    """
+    prefix = f'"{target.schema}".' if target.schema else ""
+    quoted = target.name.replace('"', '""')
+    declared = {
+        row[1]: str(row[2] or "")
+        for row in sync_conn.exec_driver_sql(f'PRAGMA {prefix}table_info("{quoted}")').fetchall()
+    }
+    for column in target.table.columns:
+        text = declared.get(column.name, "")
+        if _SQLITE_MOMENT.match(text) and not isinstance(column.type, sa.DateTime):
+            column.type = sa.DateTime(timezone=bool(_SQLITE_WITH_ZONE.search(text)))
 
 
 def _sqlite_rowid_facts(sync_conn: Connection, target: TargetTable) -> None:
@@ -174,6 +202,11 @@ def column_python_type(column: sa.Column[Any]) -> type | None:
         if isinstance(column.type, generic):
             return accepted[0]
     return None
+
+
+def column_accepts(column: sa.Column[Any], value_type: type) -> bool:
+    """Whether ``column`` stores values of ``value_type`` without loss (unknown column types: yes)."""
+    return _accepts(column, value_type)
 
 
 def _accepts(column: sa.Column[Any], value_type: type) -> bool:

@@ -177,10 +177,33 @@ class RunPlan:
         return [c for c in self.columns if c not in self.target.key_columns]
 
     def convert_rows(self, rows: Sequence[Row]) -> Sequence[Row]:
+        """The rows as the driver gets them; a value a column cannot take raises TargetError naming it."""
         if not self.converts:
             return rows
         convert_row = self.row_converter
-        return [convert_row(row) for row in rows]
+        try:
+            return [convert_row(row) for row in rows]
+        except (TypeError, ValueError, AttributeError, ArithmeticError):
+            raise self._conversion_error(rows) from None
+
+    def _conversion_error(self, rows: Sequence[Row]) -> TargetError:
+        for row in rows:
+            for index, convert in self.converts:
+                value = row[index]
+                try:
+                    if value is not None:
+                        convert(value)
+                except (TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+                    name = self.columns[index]
+                    column = self.target.table.c[name]
+                    return TargetError(
+                        f"column {name!r} of {self.target.qualified_name!r} is {column.type} and cannot "
+                        f"store the {type(value).__name__} value {value!r} ({exc}); nothing of the page "
+                        "was written"
+                    )
+        return TargetError(
+            f"a value of the page does not fit {self.target.qualified_name!r}"
+        )  # pragma: no cover
 
     @cached_property
     def row_converter(self) -> Callable[[Row], Row]:
@@ -262,22 +285,31 @@ class PageWriter(ABC):
     ) -> None:
         """Validate the layout and create this run's temporary tables on ``conn``.
 
-        Call it in a transaction the caller commits before the first page (temporary-table DDL is
-        transactional: rolled back, the tables are gone). ``track_seen`` creates the table that
-        :meth:`record_seen` fills and :meth:`sweep_unseen` reads (full runs with deletions).
+        The DDL runs in the connection's transaction (begun here if none is open, as ``execute``
+        would): the caller commits it before the first page — rolled back, the tables are gone.
+        The per-run "seen keys" table always exists (:meth:`claim_written` catches a unique key
+        repeated across pages with it); ``track_seen`` additionally allows :meth:`sweep_unseen` and
+        :meth:`count_unseen`, which read it (full runs with deletions).
         """
         plan = self.plan(target, columns)
         await self._begin(conn, plan)
-        if track_seen:
-            await self._create_seen_table(conn)
+        await self._create_seen_table(conn)
         self._plan = plan
         self._tracking_seen = track_seen
 
     async def end_run(self, conn: AsyncConnection) -> None:
-        """Drop the run's temporary tables (pooled connections outlive the run)."""
+        """Drop the run's temporary tables (pooled connections outlive the run); the caller commits."""
         await self._drop_temp_tables(conn)
         self._plan = None
         self._tracking_seen = False
+
+    async def forget_seen(self, conn: AsyncConnection) -> None:
+        """Empty the "seen keys" table: a second pass over the source (after a guard's preview) starts anew.
+
+        The caller commits."""
+        if self._plan is None:
+            raise WriterStateError("begin_run() was not called for this writer")
+        await self._clear_seen(conn)
 
     def _begun_plan(self, target: TargetTable, columns: Sequence[str]) -> RunPlan:
         plan = self._plan
@@ -368,12 +400,36 @@ class PageWriter(ABC):
     async def record_owned(
         self, conn: AsyncConnection, integration_id: str, record_keys: Sequence[str]
     ) -> int:
-        """Mark these record keys as written by the integration (set-based; existing marks stay)."""
+        """Mark these record keys as the integration's own (set-based; existing marks stay).
+
+        Only an owned row is ever deleted by :meth:`sweep_unseen`. The run marks the rows it
+        *creates* while deletions are configured: a row that existed in the table before the
+        integration wrote it is the application's, and rows created while deletions were off are
+        not marked either (switching deletions on never deletes them — the safe side).
+        """
+
+    async def claim_written(self, conn: AsyncConnection, record_keys: Sequence[str]) -> set[str]:
+        """Mark these keys written in this run; returns those an earlier page of the run already wrote.
+
+        The source repeating a unique key across pages is caught here, in the run's temporary
+        "seen keys" table, at O(page) memory however long the run: the caller rejects the repeats
+        before the upsert (the first occurrence was written). ``record_keys`` must not repeat a key
+        (the mapper rejects repeats within a page). Keys only :meth:`record_seen` saw so far (rows
+        rejected for another column) are claimed, not reported.
+        """
+        if self._plan is None:
+            raise WriterStateError("begin_run() was not called for this writer")
+        if not record_keys:
+            return set()
+        return await self._claim_written(conn, record_keys)
 
     async def record_seen(self, conn: AsyncConnection, record_keys: Sequence[str]) -> None:
-        """Remember that this full run saw these record keys in the ERP."""
-        if not self._tracking_seen:
-            raise WriterStateError("begin_run(track_seen=True) was not called for this writer")
+        """Remember that this run saw these record keys in the ERP without writing them (rejected rows).
+
+        Written keys are remembered by :meth:`claim_written`; a sweep deletes neither.
+        """
+        if self._plan is None:
+            raise WriterStateError("begin_run() was not called for this writer")
         if record_keys:
             await self._insert_seen(conn, record_keys)
 
@@ -455,6 +511,12 @@ class PageWriter(ABC):
 
     @abstractmethod
     async def _insert_seen(self, conn: AsyncConnection, record_keys: Sequence[str]) -> None: ...
+
+    @abstractmethod
+    async def _claim_written(self, conn: AsyncConnection, record_keys: Sequence[str]) -> set[str]: ...
+
+    @abstractmethod
+    async def _clear_seen(self, conn: AsyncConnection) -> None: ...
 
     @abstractmethod
     def _seen_table(self) -> sa.TableClause: ...

@@ -32,6 +32,15 @@ _SEEN = sql.Identifier("pg_temp", SEEN_TABLE)
 
 
 async def _driver(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under ``conn``, with a SQLAlchemy transaction begun if none is open.
+
+    Statements sent on the raw connection open a psycopg transaction that SQLAlchemy would not know
+    of: its ``commit()`` would be a no-op and a later ``rollback()`` would silently undo them (the
+    run's temporary tables included). Beginning here keeps both views of the transaction the same,
+    exactly as ``conn.execute`` autobegins.
+    """
+    if not conn.in_transaction():
+        await conn.begin()
     raw = await conn.get_raw_connection()
     driver = raw.driver_connection
     if not isinstance(driver, psycopg.AsyncConnection):
@@ -127,17 +136,41 @@ class PostgresWriter(PageWriter):
         async with driver.cursor() as cur:
             await cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(_SEEN))
             await cur.execute(
-                sql.SQL("CREATE TEMP TABLE {} (record_key text NOT NULL)").format(sql.Identifier(SEEN_TABLE))
+                sql.SQL(
+                    "CREATE TEMP TABLE {} (record_key text PRIMARY KEY, written boolean NOT NULL)"
+                ).format(sql.Identifier(SEEN_TABLE))
             )
 
     async def _insert_seen(self, conn: AsyncConnection, record_keys: Sequence[str]) -> None:
         driver = await _driver(conn)
-        async with (
-            driver.cursor() as cur,
-            cur.copy(sql.SQL("COPY {} (record_key) FROM STDIN").format(_SEEN)) as copy,
-        ):
-            for key in record_keys:
-                await copy.write_row((key,))
+        async with driver.cursor() as cur:
+            await cur.execute(
+                sql.SQL(
+                    "INSERT INTO {} (record_key, written) SELECT k, false FROM unnest(%s::text[]) AS k "
+                    "ON CONFLICT (record_key) DO NOTHING"
+                ).format(_SEEN),
+                (list(record_keys),),
+            )
+
+    async def _claim_written(self, conn: AsyncConnection, record_keys: Sequence[str]) -> set[str]:
+        driver = await _driver(conn)
+        async with driver.cursor() as cur:
+            # The keys that neither insert nor flip a "seen, not written" mark were written before;
+            # only those (normally none) travel back.
+            await cur.execute(self._claim_sql, (list(record_keys),))
+            return {row[0] for row in await cur.fetchall()}
+
+    _claim_sql = sql.SQL(
+        "WITH page AS (SELECT unnest(%s::text[]) AS k), "
+        "claimed AS (INSERT INTO {seen} AS s (record_key, written) SELECT k, true FROM page "
+        "ON CONFLICT (record_key) DO UPDATE SET written = true WHERE NOT s.written RETURNING s.record_key) "
+        "SELECT k FROM page WHERE NOT EXISTS (SELECT 1 FROM claimed WHERE claimed.record_key = page.k)"
+    ).format(seen=_SEEN)
+
+    async def _clear_seen(self, conn: AsyncConnection) -> None:
+        driver = await _driver(conn)
+        async with driver.cursor() as cur:
+            await cur.execute(sql.SQL("TRUNCATE {}").format(_SEEN))
 
     def _seen_table(self) -> sa.TableClause:
         return sa.table(SEEN_TABLE, sa.column("record_key", sa.Text), schema="pg_temp")

@@ -18,6 +18,7 @@ through SQLAlchemy gets back what it would have written itself.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, date, datetime
@@ -188,13 +189,35 @@ class SqliteWriter(PageWriter):
     async def _create_seen_table(self, conn: AsyncConnection) -> None:
         await conn.exec_driver_sql(f"DROP TABLE IF EXISTS temp.{SEEN_TABLE}")
         await conn.exec_driver_sql(
-            f"CREATE TEMP TABLE {SEEN_TABLE} (record_key TEXT PRIMARY KEY) WITHOUT ROWID"
+            f"CREATE TEMP TABLE {SEEN_TABLE} (record_key TEXT PRIMARY KEY, written INTEGER NOT NULL) "
+            "WITHOUT ROWID"
         )
 
     async def _insert_seen(self, conn: AsyncConnection, record_keys: Sequence[str]) -> None:
         await conn.exec_driver_sql(
-            f"INSERT OR IGNORE INTO temp.{SEEN_TABLE} (record_key) VALUES (?)", [(k,) for k in record_keys]
+            f"INSERT OR IGNORE INTO temp.{SEEN_TABLE} (record_key, written) "
+            "SELECT value, 0 FROM json_each(?)",
+            (json.dumps(list(record_keys), ensure_ascii=False),),
         )
+
+    async def _claim_written(self, conn: AsyncConnection, record_keys: Sequence[str]) -> set[str]:
+        # One statement for the page: the keys a page array JSON-encodes go in, the ones inserted or
+        # flipped from "seen, not written" come back; the rest were written by an earlier page.
+        # ("WHERE true" keeps SQLite from reading ON CONFLICT as part of the SELECT's join.)
+        result = await conn.exec_driver_sql(
+            f"INSERT INTO temp.{SEEN_TABLE} (record_key, written) "
+            "SELECT value, 1 FROM json_each(?) WHERE true "
+            f"ON CONFLICT (record_key) DO UPDATE SET written = 1 WHERE NOT {SEEN_TABLE}.written "
+            "RETURNING record_key",
+            (json.dumps(list(record_keys), ensure_ascii=False),),
+        )
+        claimed = {row[0] for row in result.fetchall()}
+        if len(claimed) == len(record_keys):
+            return set()
+        return set(record_keys) - claimed
+
+    async def _clear_seen(self, conn: AsyncConnection) -> None:
+        await conn.exec_driver_sql(f"DELETE FROM temp.{SEEN_TABLE}")
 
     def _seen_table(self) -> sa.TableClause:
         return sa.table(SEEN_TABLE, sa.column("record_key", sa.Text), schema="temp")
