@@ -14,10 +14,11 @@ import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from softone_sync.config import Settings
 from softone_sync.crypto import SecretDecryptError, SecretKeyMissing, decrypt_secret, encrypt_secret
@@ -49,6 +50,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("softone_sync.services")
 
+_Row = TypeVar("_Row", SoftOneIntegration, SoftOneConnection, SyncRun)
+_Named = TypeVar("_Named", SoftOneIntegration, SoftOneConnection)
+
 
 class ServiceError(Exception):
     """A management operation refused; ``code`` is the API's error code, ``str()`` says why."""
@@ -78,6 +82,39 @@ class InvalidInput(ServiceError):
     def __init__(self, errors: list[dict[str, str]]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{e['field']}: {e['message']}" for e in errors))
+
+
+# ---------------------------------------------------------------------------------------- lookups
+
+
+async def _must_get(session: AsyncSession, model: type[_Row], row_id: str, what: str) -> _Row:
+    """The row with primary key ``row_id``; NotFound ("no <what> with id ...") otherwise."""
+    row = await session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {what} with id {row_id!r}")
+    return row
+
+
+async def _find_by_id_or_name(
+    session: AsyncSession, model: type[_Named], id_or_name: str, what: str
+) -> _Named:
+    """By id, else by exact name (the CLI accepts either); a name several rows share is a Conflict."""
+    row = await session.get(model, id_or_name)
+    if row is None:
+        rows = list(await session.scalars(sa.select(model).where(model.name == id_or_name)))
+        if len(rows) > 1:
+            raise Conflict(f"several {what}s are named {id_or_name!r}; use the id")
+        row = rows[0] if rows else None
+    if row is None:
+        raise NotFound(f"no {what} with id or name {id_or_name!r}")
+    return row
+
+
+def _refuse_nulls(changes: dict[str, Any], names: tuple[str, ...]) -> None:
+    """A PATCH may leave a required field out, never set it to null."""
+    for name in names:
+        if name in changes and changes[name] is None:
+            raise InvalidInput([{"field": name, "message": "cannot be null"}])
 
 
 # ---------------------------------------------------------------------------------------- validation
@@ -151,31 +188,16 @@ async def list_integrations(db: Database) -> list[SoftOneIntegration]:
 
 async def get_integration(db: Database, integration_id: str) -> SoftOneIntegration:
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, integration_id)
-        if row is None:
-            raise NotFound(f"no integration with id {integration_id!r}")
-        return row
+        return await _must_get(session, SoftOneIntegration, integration_id, "integration")
 
 
 async def find_integration(db: Database, id_or_name: str) -> SoftOneIntegration:
     """By id, else by exact name (the CLI accepts either)."""
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, id_or_name)
-        if row is None:
-            rows = list(
-                await session.scalars(
-                    sa.select(SoftOneIntegration).where(SoftOneIntegration.name == id_or_name)
-                )
-            )
-            if len(rows) > 1:
-                raise Conflict(f"several integrations are named {id_or_name!r}; use the id")
-            row = rows[0] if rows else None
-        if row is None:
-            raise NotFound(f"no integration with id or name {id_or_name!r}")
-        return row
+        return await _find_by_id_or_name(session, SoftOneIntegration, id_or_name, "integration")
 
 
-async def _require_connection(session: Any, connection_id: str) -> None:
+async def _require_connection(session: AsyncSession, connection_id: str) -> None:
     if await session.get(SoftOneConnection, connection_id) is None:
         raise InvalidInput([{"field": "connectionId", "message": f"no connection with id {connection_id!r}"}])
 
@@ -220,13 +242,9 @@ async def update_integration(
     changes = patch.model_dump(exclude_unset=True)
     if changes.get("configJson") is not None:
         validate_config(changes["configJson"])
-    for name in ("name", "connectionId", "configJson", "isActive"):
-        if name in changes and changes[name] is None:
-            raise InvalidInput([{"field": name, "message": "cannot be null"}])
+    _refuse_nulls(changes, ("name", "connectionId", "configJson", "isActive"))
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, integration_id)
-        if row is None:
-            raise NotFound(f"no integration with id {integration_id!r}")
+        row = await _must_get(session, SoftOneIntegration, integration_id, "integration")
         if "connectionId" in changes:
             await _require_connection(session, changes["connectionId"])
         previous = {name: getattr(row, name) for name in changes}
@@ -235,9 +253,7 @@ async def update_integration(
     plan = await two_way_admin.plan_change(db, integration_id, old_config, new_config)
     await plan.before_write(db)
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, integration_id)
-        if row is None:
-            raise NotFound(f"no integration with id {integration_id!r}")
+        row = await _must_get(session, SoftOneIntegration, integration_id, "integration")
         for name, value in changes.items():
             setattr(row, name, value)
         await session.commit()
@@ -265,9 +281,7 @@ async def set_integration_active(
             # application recreated its table. Before isActive flips: nothing half-done.
             await two_way_admin.ensure_capture(db, integration_id)
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, integration_id)
-        if row is None:
-            raise NotFound(f"no integration with id {integration_id!r}")
+        row = await _must_get(session, SoftOneIntegration, integration_id, "integration")
         row.isActive = active
         await session.commit()
     await _reschedule(manager, integration_id)
@@ -278,9 +292,7 @@ async def delete_integration(db: Database, integration_id: str, *, manager: Cron
     from softone_sync import two_way_admin  # on use: it imports this module
 
     async with db.session() as session:
-        row = await session.get(SoftOneIntegration, integration_id)
-        if row is None:
-            raise NotFound(f"no integration with id {integration_id!r}")
+        row = await _must_get(session, SoftOneIntegration, integration_id, "integration")
         if row.leaseRunId is not None and row.leaseExpiresAt is not None and row.leaseExpiresAt > _now():
             raise Conflict(
                 f"integration is running (run {row.leaseRunId}); disable it and retry when it ends"
@@ -334,21 +346,15 @@ async def list_connections(db: Database) -> list[SoftOneConnection]:
 
 async def get_connection(db: Database, connection_id: str) -> SoftOneConnection:
     async with db.session() as session:
-        row = await session.get(SoftOneConnection, connection_id)
-        if row is None:
-            raise NotFound(f"no connection with id {connection_id!r}")
-        return row
+        return await _must_get(session, SoftOneConnection, connection_id, "connection")
 
 
 async def find_connection(db: Database, id_or_name: str) -> SoftOneConnection:
+    """By id, else by name (unique for connections)."""
     async with db.session() as session:
-        row = await session.get(SoftOneConnection, id_or_name)
-        if row is None:
-            row = await session.scalar(
-                sa.select(SoftOneConnection).where(SoftOneConnection.name == id_or_name)
-            )
-        if row is None:
-            raise NotFound(f"no connection with id or name {id_or_name!r}")
+        row: SoftOneConnection = await _find_by_id_or_name(
+            session, SoftOneConnection, id_or_name, "connection"
+        )
         return row
 
 
@@ -392,24 +398,15 @@ async def update_connection(
     db: Database, settings: Settings, connection_id: str, patch: ConnectionUpdate
 ) -> SoftOneConnection:
     changes = patch.model_dump(exclude_unset=True, exclude={"password"})
-    for name in (
-        "name",
-        "baseUrl",
-        "username",
-        "appId",
-        "timeoutSeconds",
-        "maxConcurrentRequests",
-        "erpTimezone",
-    ):
-        if name in changes and changes[name] is None:
-            raise InvalidInput([{"field": name, "message": "cannot be null"}])
+    _refuse_nulls(
+        changes,
+        ("name", "baseUrl", "username", "appId", "timeoutSeconds", "maxConcurrentRequests", "erpTimezone"),
+    )
     encrypted = None
     if patch.password is not None:
         encrypted = _encrypt(patch.password.get_secret_value(), settings)
     async with db.session() as session:
-        row = await session.get(SoftOneConnection, connection_id)
-        if row is None:
-            raise NotFound(f"no connection with id {connection_id!r}")
+        row = await _must_get(session, SoftOneConnection, connection_id, "connection")
         merged = {
             "baseUrl": row.baseUrl,
             "username": row.username,
@@ -434,9 +431,7 @@ async def update_connection(
 
 async def delete_connection(db: Database, connection_id: str) -> None:
     async with db.session() as session:
-        row = await session.get(SoftOneConnection, connection_id)
-        if row is None:
-            raise NotFound(f"no connection with id {connection_id!r}")
+        row = await _must_get(session, SoftOneConnection, connection_id, "connection")
         users = list(
             await session.scalars(
                 sa.select(SoftOneIntegration.name).where(SoftOneIntegration.connectionId == connection_id)
@@ -540,10 +535,7 @@ async def list_runs(
 
 async def get_run(db: Database, run_id: str) -> SyncRun:
     async with db.session() as session:
-        row = await session.get(SyncRun, run_id)
-        if row is None:
-            raise NotFound(f"no run with id {run_id!r}")
-        return row
+        return await _must_get(session, SyncRun, run_id, "run")
 
 
 async def list_slots(db: Database, integration_id: str, *, limit: int = 100) -> list[SlotLog]:

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 import sqlalchemy as sa
 from cryptography.fernet import Fernet
+from typer.testing import CliRunner
 
 from softone_sync.api import create_app
+from softone_sync.cli import app as cli_app
 from softone_sync.cli.demo import DEMO_TABLES, customers_config
 from softone_sync.config import Settings, load_settings
 from softone_sync.db.engine import Database
-from tests.api.live import LiveServer, start_server
+from tests.fixtures.live_server import LiveServer, start_server
 
 CRON_SECRET = "cron-s3cret-0123456789abcdef"
 ADMIN_TOKEN = "admin-t0ken-fedcba9876543210"
@@ -52,6 +55,23 @@ def server(settings: Settings) -> Iterator[LiveServer]:
 def client(server: LiveServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=60) as http:
         yield http
+
+
+@pytest.fixture
+def cli_runner(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
+    """A runner for ``softone-sync`` commands on the test database, with the tests' SECRET_KEY."""
+    monkeypatch.chdir(tmp_path)  # no stray .env
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
+    return CliRunner()
+
+
+def invoke(runner: CliRunner, *args: str, code: int = 0) -> str:
+    """``softone-sync ARGS``: its output, once the exit code is ``code`` and no traceback leaked."""
+    result = runner.invoke(cli_app, list(args))
+    assert result.exit_code == code, (args, result.output)
+    assert "Traceback" not in result.output
+    return result.output
 
 
 def admin() -> dict[str, str]:

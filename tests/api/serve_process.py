@@ -6,7 +6,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -14,8 +13,7 @@ from pathlib import Path
 
 import httpx
 
-# The installed console script, as an operator runs it.
-CLI = [str(Path(sys.executable).parent / "softone-sync")]
+from tests.fixtures.cli_process import CLI
 
 
 def free_port() -> int:

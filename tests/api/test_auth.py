@@ -14,7 +14,7 @@ import pytest
 
 from softone_sync.api import create_app
 from tests.api.conftest import ADMIN_TOKEN, CRON_SECRET, admin, cron, make_settings
-from tests.api.live import start_server
+from tests.fixtures.live_server import start_server
 
 SYNC = "/api/cron/sync-integration"
 UNKNOWN = {"integrationId": "0" * 32}

@@ -5,33 +5,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
-from softone_sync.cli import app
 from softone_sync.cli.demo import customers_config
 from softone_sync.softone.simulator import RunningSimulator
-from tests.api.conftest import SECRET_KEY
-
-
-@pytest.fixture
-def cli_env(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
-    return CliRunner()
-
-
-def invoke(runner: CliRunner, *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output)
-    return result.output
+from tests.api.conftest import invoke
 
 
 def test_connection_and_integration_commands(
-    cli_env: CliRunner, simulator: RunningSimulator, tmp_path: Path
+    cli_runner: CliRunner, simulator: RunningSimulator, tmp_path: Path
 ) -> None:
-    runner = cli_env
+    runner = cli_runner
     common = ["--url", simulator.url, "--username", "demo", "--app-id", "1001", "--company", "1000"]
     invoke(
         runner,
@@ -84,7 +68,7 @@ def test_connection_and_integration_commands(
 
 
 def test_runs_lists_history_and_filters_failures(
-    cli_env: CliRunner, simulator: RunningSimulator, tmp_path: Path, database_url: str
+    cli_runner: CliRunner, simulator: RunningSimulator, tmp_path: Path, database_url: str
 ) -> None:
     """`sync` twice (one good, one with a wrong ERP password), then `runs` answers "what happened?"."""
     import asyncio
@@ -99,7 +83,7 @@ def test_runs_lists_history_and_filters_failures(
         await db.dispose()
 
     asyncio.run(create_tables())
-    runner = cli_env
+    runner = cli_runner
     common = ["--url", simulator.url, "--username", "demo", "--app-id", "1001"]
     invoke(runner, "connection", "add", "--name", "erp", *common, "--password", "demo")
     invoke(runner, "connection", "add", "--name", "bad", *common, "--password", "wrong")

@@ -7,30 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from softone_sync.cli import app
 from softone_sync.db.engine import open_database
 from softone_sync.softone.simulator import RunningSimulator
-from tests.api.conftest import SECRET_KEY
+from tests.api.conftest import invoke
 from tests.twoway.helpers import DDL, code_of, two_way_config
-
-
-@pytest.fixture
-def runner(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> CliRunner:
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
-    return CliRunner()
-
-
-def invoke(runner: CliRunner, *args: str, code: int = 0) -> str:
-    result = runner.invoke(app, list(args))
-    assert result.exit_code == code, (args, result.output)
-    assert "Traceback" not in result.output
-    return result.output
 
 
 def app_sql(database_url: str, statement: str, params: dict[str, Any] | None = None) -> None:
@@ -54,45 +37,45 @@ def write_config(tmp_path: Path, name: str, config: dict[str, Any]) -> str:
 
 
 def test_edit_switches_direction_and_conflicts_are_listed_and_resolved(
-    runner: CliRunner, make_simulator: Any, tmp_path: Path, database_url: str
+    cli_runner: CliRunner, make_simulator: Any, tmp_path: Path, database_url: str
 ) -> None:
     erp: RunningSimulator = make_simulator(customers=20)
     app_sql(database_url, DDL)
     common = ["--url", erp.url, "--username", "demo", "--app-id", "1001", "--password", "demo"]
-    invoke(runner, "connection", "add", "--name", "sim", *common)
+    invoke(cli_runner, "connection", "add", "--name", "sim", *common)
     one_way = two_way_config()
     one_way["direction"] = "one-way"
     invoke(
-        runner, "integration", "add", "--name", "customers", "--connection", "sim",
+        cli_runner, "integration", "add", "--name", "customers", "--connection", "sim",
         "--config", write_config(tmp_path, "one.json", one_way),
     )  # fmt: skip
-    invoke(runner, "sync", "customers")
-    assert json.loads(invoke(runner, "integration", "show", "customers"))["twoWay"] is None
+    invoke(cli_runner, "sync", "customers")
+    assert json.loads(invoke(cli_runner, "integration", "show", "customers"))["twoWay"] is None
 
     # --set switches it to two-way with the manual policy: capture installed, reported at once.
     out = invoke(
-        runner, "integration", "edit", "customers",
+        cli_runner, "integration", "edit", "customers",
         "--set", "direction=two-way", "--set", "twoWay.conflictPolicy=manual",
     )  # fmt: skip
     assert "updated" in out and "two-way: capture installed, 0 change(s) waiting" in out
-    shown = json.loads(invoke(runner, "integration", "show", "customers"))
+    shown = json.loads(invoke(cli_runner, "integration", "show", "customers"))
     assert shown["configJson"]["twoWay"] == {"conflictPolicy": "manual"}
     assert shown["twoWay"]["captureInstalled"] is True
 
     # Invalid edits are refused with the field named, and change nothing.
     bad = invoke(
-        runner, "integration", "edit", "customers", "--set", "schedule.cronExpression=61 * * * *", code=2
+        cli_runner, "integration", "edit", "customers", "--set", "schedule.cronExpression=61 * * * *", code=2
     )
     assert "configJson.schedule.cronExpression" in bad
-    assert "nothing to change" in invoke(runner, "integration", "edit", "customers", code=2)
-    assert "KEY=VALUE" in invoke(runner, "integration", "edit", "customers", "--set", "direction", code=2)
-    assert "no integration" in invoke(runner, "integration", "edit", "nope", "--set", "a=1", code=2)
+    assert "nothing to change" in invoke(cli_runner, "integration", "edit", "customers", code=2)
+    assert "KEY=VALUE" in invoke(cli_runner, "integration", "edit", "customers", "--set", "direction", code=2)
+    assert "no integration" in invoke(cli_runner, "integration", "edit", "nope", "--set", "a=1", code=2)
     missing_table = two_way_config(conflictPolicy="manual")
     missing_table["target"] = {"table": "Nope"}
     bad_file = write_config(tmp_path, "bad.json", missing_table)
-    refused = invoke(runner, "integration", "edit", "customers", "--config", bad_file, code=2)
+    refused = invoke(cli_runner, "integration", "edit", "customers", "--config", bad_file, code=2)
     assert "configJson.target.table" in refused
-    assert json.loads(invoke(runner, "integration", "show", "customers"))["configJson"]["target"] == {
+    assert json.loads(invoke(cli_runner, "integration", "show", "customers"))["configJson"]["target"] == {
         "table": "Customers"
     }
 
@@ -104,36 +87,36 @@ def test_edit_switches_direction_and_conflicts_are_listed_and_resolved(
             """UPDATE "Customers" SET name = :n WHERE code = :c""",
             {"n": f"App name {key}", "c": code_of(key)},
         )
-    invoke(runner, "sync", "customers")
-    listed = invoke(runner, "conflicts", "--integration", "customers")
+    invoke(cli_runner, "sync", "customers")
+    listed = invoke(cli_runner, "conflicts", "--integration", "customers")
     assert listed.count("conflict ") == 2 and "[open]" in listed
     assert "App name 3" in listed and "ERP name 3" in listed  # side by side, with the baseline
     header = next(line for line in listed.splitlines() if line.strip().startswith("field"))
     assert header.split() == ["field", "app", "ERP", "baseline"]
-    conflicts = json.loads(invoke(runner, "conflicts", "--json"))["conflicts"]
+    conflicts = json.loads(invoke(cli_runner, "conflicts", "--json"))["conflicts"]
     ids = {c["recordKey"]: c["id"] for c in conflicts}
     assert set(ids) == {code_of(3), code_of(4)}
     assert all(c["fields"][0]["baseline"] for c in conflicts)
 
     assert "must be 'erp' or 'app'" in invoke(
-        runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "mine", code=2
+        cli_runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "mine", code=2
     )
-    assert "no conflict" in invoke(runner, "conflicts", "resolve", "424242", "--side", "erp", code=2)
+    assert "no conflict" in invoke(cli_runner, "conflicts", "resolve", "424242", "--side", "erp", code=2)
     assert "keeping the application's values" in invoke(
-        runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "app"
+        cli_runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "app"
     )
-    invoke(runner, "conflicts", "resolve", str(ids[code_of(4)]), "--side", "ERP")
-    assert invoke(runner, "conflicts") == "no open conflicts\n"
-    invoke(runner, "sync", "customers")
+    invoke(cli_runner, "conflicts", "resolve", str(ids[code_of(4)]), "--side", "ERP")
+    assert invoke(cli_runner, "conflicts") == "no open conflicts\n"
+    invoke(cli_runner, "sync", "customers")
     assert erp.simulator.get_record("CUSTOMER", 3)["NAME"] == "App name 3"
     assert erp.simulator.get_record("CUSTOMER", 4)["NAME"] == "ERP name 4"
     assert "already resolved" in invoke(
-        runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "erp", code=1
+        cli_runner, "conflicts", "resolve", str(ids[code_of(3)]), "--side", "erp", code=1
     )
-    everything = invoke(runner, "conflicts", "--all")
+    everything = invoke(cli_runner, "conflicts", "--all")
     assert "[resolved, keep app]" in everything and "[resolved, keep erp]" in everything
 
     # Removing it takes the triggers away: the application's next write lands nowhere.
-    invoke(runner, "integration", "remove", "customers")
+    invoke(cli_runner, "integration", "remove", "customers")
     app_sql(database_url, """UPDATE "Customers" SET phone = '1' WHERE code = :c""", {"c": code_of(5)})
-    assert "no integration" in invoke(runner, "conflicts", "-i", "customers", code=2)
+    assert "no integration" in invoke(cli_runner, "conflicts", "-i", "customers", code=2)

@@ -29,7 +29,7 @@ from tests.api.conftest import (
     make_settings,
     wait_for_run,
 )
-from tests.api.live import start_server
+from tests.fixtures.live_server import start_server
 
 SYNC = "/api/cron/sync-integration"
 

@@ -30,8 +30,9 @@ from tests.api.conftest import (
     cron,
     make_settings,
 )
-from tests.api.live import start_server
 from tests.api.serve_process import free_port, running
+from tests.fixtures.cli_process import bare_env, run_cli
+from tests.fixtures.live_server import start_server
 
 
 async def test_cron_router_in_a_users_fastapi_app(
@@ -119,14 +120,7 @@ def test_serve_runs_the_scheduler_and_stops_cleanly(tmp_path: Path) -> None:
 
 
 def test_serve_refuses_bad_settings_in_one_line(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [*__import__("tests.api.serve_process", fromlist=["CLI"]).CLI, "serve"],
-        env={"DATABASE_URL": "mysql://x", "PATH": "/usr/bin:/bin"},
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("serve", env=bare_env(DATABASE_URL="mysql://x"), cwd=tmp_path)
     assert result.returncode == 2
     assert "DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -10,28 +10,22 @@ import orjson
 import pytest
 
 from softone_sync.softone import ConnectionSettings, SoftOneClient
+from softone_sync.softone.simulator import RunningSimulator
+from tests.fixtures.simulator import MakeSimulator
 
 DEMO = {"username": "demo", "password": "demo", "app_id": "1001"}
 DEMO_CONTEXT = {"company": "1000", "branch": "1000", "module": "0", "refid": "500"}
 
 
 @pytest.fixture
-def start_simulator() -> Iterator[Callable[..., Any]]:
-    """Start simulators with a given config (uvicorn on a free loopback port); stop them afterwards."""
-    from softone_sync.softone.simulator import SimulatorConfig, run_in_thread
+def start_simulator(make_simulator: MakeSimulator) -> MakeSimulator:
+    """Start simulators with a given config (tests/fixtures/simulator.py stops them afterwards);
+    client tests default to a smaller data set: 200 customers, 50 items."""
 
-    running: list[Any] = []
+    def start(**config: Any) -> RunningSimulator:
+        return make_simulator(**{"customers": 200, "items": 50, **config})
 
-    def start(**config: Any) -> Any:
-        config.setdefault("customers", 200)
-        config.setdefault("items", 50)
-        sim = run_in_thread(SimulatorConfig(**config))
-        running.append(sim)
-        return sim
-
-    yield start
-    for sim in running:
-        sim.stop()
+    return start
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -34,12 +33,12 @@ from softone_sync.db.engine import Database, open_database
 from softone_sync.db.leases import EXPIRED_LEASE_ERROR
 from softone_sync.db.models import SlotLog, SyncRun, utcnow
 from softone_sync.softone.simulator import RunningSimulator
+from tests.fixtures.cli_process import CLI
 from tests.fixtures.simulator import MakeSimulator
 from tests.sync.helpers import CUSTOMERS_DDL, SECRET_KEY, customers_config, make_connection, make_integration
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
 
-CLI = [str(Path(sys.executable).parent / "softone-sync")]
 INTEGRATIONS = 50
 PROCESSES = 3
 LEASE_TTL = 6.0

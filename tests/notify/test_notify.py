@@ -19,7 +19,7 @@ from softone_sync.db.models import SoftOneConnection
 from softone_sync.notify import notify_after_run
 from softone_sync.softone.simulator import RunningSimulator
 from softone_sync.sync.run import run_integration
-from tests.api.live import LiveServer, start_server
+from tests.fixtures.live_server import LiveServer, start_server
 from tests.sync.helpers import (
     CUSTOMERS_DDL,
     SECRET_KEY,
@@ -59,15 +59,13 @@ async def test_failing_streak_notifies_once_and_recovery_notifies_once(
     connection_id = await make_connection(db, simulator, password="wrong")
     integration_id = await make_integration(db, connection_id, customers_config(), name="customers")
 
-    async def run_and_notify() -> str | None:
-        result = await run_integration(db, integration_id, trigger="cli", settings=settings)
-        return await notify_after_run(
-            db, settings, integration_id, run_id=result.run_id, status=result.status, error=result.error
-        )
+    async def run_and_count() -> int:
+        # run_integration sends the webhook itself once the run is recorded.
+        await run_integration(db, integration_id, trigger="cli", settings=settings)
+        return len(received)
 
     # Failure 1: below the threshold. Failure 2: the streak reaches it. Failure 3: already told.
-    assert [await run_and_notify() for _ in range(3)] == [None, "failing", None]
-    assert len(received) == 1
+    assert [await run_and_count() for _ in range(3)] == [0, 1, 1]
     failing = received[0]
     assert failing["event"] == "failing" and failing["integration"] == "customers"
     assert failing["consecutiveFailures"] == 2 and "password" in failing["error"]
@@ -79,9 +77,17 @@ async def test_failing_streak_notifies_once_and_recovery_notifies_once(
             .where(SoftOneConnection.id == connection_id)
             .values(passwordEncrypted=encrypt_secret("demo", SECRET_KEY))
         )
-    assert await run_and_notify() == "recovered"
-    assert await run_and_notify() is None  # a healthy integration stays quiet
+    assert await run_and_count() == 2
+    assert await run_and_count() == 2  # a healthy integration stays quiet
     assert [m["event"] for m in received] == ["failing", "recovered"]
+    # The decision is read from the run history, so asking again sends nothing new.
+    last = await run_integration(db, integration_id, trigger="cli", settings=settings)
+    assert (
+        await notify_after_run(
+            db, settings, integration_id, run_id=last.run_id, status=last.status, error=None
+        )
+        is None
+    )
     assert "T0KEN-in-url" not in caplog.text  # webhook URLs carry tokens: never logged
 
 

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime
-from pathlib import Path
 
 from typer.testing import CliRunner
 
 from softone_sync.cli import app
 from softone_sync.db.engine import Database
 from softone_sync.db.models import SlotLog
+from tests.fixtures.cli_process import run_cli
 from tests.schedule.conftest import scheduled
 
 
@@ -54,14 +52,6 @@ async def test_slots_lists_outcomes(db: Database) -> None:
             )
         )
     env = {**os.environ, "DATABASE_URL": db.url, "COLUMNS": "200"}
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [str(Path(sys.executable).parent / "softone-sync"), "cron", "slots", integration, "--limit", "5"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
+    result = await asyncio.to_thread(run_cli, "cron", "slots", integration, "--limit", "5", env=env)
     assert result.returncode == 0, result.stderr
     assert "2026-01-05 12:00:00 EET" in result.stdout and "missed" in result.stdout

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
 from datetime import timedelta
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -24,34 +21,9 @@ from softone_sync.schedule.executors import (
     register_slot_task,
 )
 from softone_sync.schedule.manager import CronManager
+from tests.fixtures.live_server import start_server
 from tests.schedule.conftest import scheduled, slots
 from tests.schedule.fake_runs import FakeRuns
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class _Server:
-    def __init__(self, app: FastAPI) -> None:
-        self.port = _free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _Server:
-        self.thread.start()
-        while not self.server.started:
-            threading.Event().wait(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(5)
 
 
 async def test_http_executor_posts_with_secret_and_maps_statuses() -> None:
@@ -68,7 +40,7 @@ async def test_http_executor_posts_with_secret_and_maps_statuses() -> None:
             return JSONResponse({"error": "nope"}, status_code=500)
         return JSONResponse({"runId": "r1", "status": "running"}, status_code=202)
 
-    with _Server(app) as server:
+    with start_server(app) as server:
         settings = load_settings(app_url=f"http://127.0.0.1:{server.port}", cron_secret="s3cret")
         executor = HttpExecutor(settings)
         slot = utcnow().replace(microsecond=0)

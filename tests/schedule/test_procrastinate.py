@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +24,7 @@ from softone_sync.schedule.executors import (
 from softone_sync.schedule.manager import CronManager
 from softone_sync.schedule.worker import apply_schema, run_worker, sweep_stalled_jobs
 from softone_sync.softone.simulator import RunningSimulator
+from tests.fixtures.cli_process import bare_env, run_cli
 from tests.fixtures.simulator import MakeSimulator
 from tests.schedule.conftest import slots
 from tests.sync.helpers import (
@@ -37,8 +36,6 @@ from tests.sync.helpers import (
     make_connection,
     make_integration,
 )
-
-CLI = [str(Path(sys.executable).parent / "softone-sync")]
 
 
 def _settings(db: Database, **overrides: object) -> Settings:
@@ -64,6 +61,26 @@ async def _make_due(db: Database, integration_id: str, seconds_ago: int) -> None
             .where(SoftOneIntegration.id == integration_id)
             .values(nextRunAt=utcnow().replace(microsecond=0) - timedelta(seconds=seconds_ago))
         )
+
+
+async def _yearly_integration_deferring(
+    db: Database, make_simulator: MakeSimulator, customers: int
+) -> tuple[str, Settings, CronManager]:
+    """PostgreSQL with procrastinate's schema, a once-a-year integration (slots come only when a test
+    makes them due) and a scheduler whose executor defers to procrastinate."""
+    _require_postgresql(db)
+    sim = make_simulator(customers=customers)
+    integration = await _customers_integration(db, sim, "0 0 1 1 *")
+    settings = _settings(db)
+    await apply_schema(db.url)
+    return integration, settings, CronManager(db, settings, executor=executor_from_settings(db, settings))
+
+
+async def _dispatch_slot(db: Database, manager: CronManager, integration_id: str, seconds_ago: int) -> None:
+    """Make a slot due and let the scheduler claim and defer it."""
+    await _make_due(db, integration_id, seconds_ago)
+    await manager.dispatch_due()
+    await manager.drain()
 
 
 @contextlib.asynccontextmanager
@@ -128,18 +145,11 @@ async def test_scheduler_defers_and_worker_runs_due_slots_end_to_end(
 async def test_a_job_for_a_running_integration_is_skipped_not_run_twice(
     db: Database, make_simulator: MakeSimulator
 ) -> None:
-    _require_postgresql(db)
-    sim = make_simulator(customers=20)
-    integration = await _customers_integration(db, sim, "0 0 1 1 *")
-    settings = _settings(db)
-    await apply_schema(db.url)
-    manager = CronManager(db, settings, executor=executor_from_settings(db, settings))
+    integration, settings, manager = await _yearly_integration_deferring(db, make_simulator, 20)
     # The integration is running elsewhere (an API-triggered run on another replica holds the lease).
     lease = await acquire_lease(db, integration, owner="replica-2", run_id="r" * 32, ttl=60)
     assert lease is not None
-    await _make_due(db, integration, 3)
-    await manager.dispatch_due()
-    await manager.drain()
+    await _dispatch_slot(db, manager, integration, 3)
     assert [r[2] for r in await slots(db, integration)] == ["queued"]
     await run_worker(settings, install_signal_handlers=False, wait=False)  # drains the queue and returns
     await release_lease(db, lease)
@@ -150,9 +160,7 @@ async def test_a_job_for_a_running_integration_is_skipped_not_run_twice(
         assert (await conn.execute(sa.select(sa.func.count()).select_from(SyncRun))).scalar_one() == 0
     assert "r" * 32 in detail  # names the run that holds it
     # Once the other run ended, the next slot runs normally.
-    await _make_due(db, integration, 2)
-    await manager.dispatch_due()
-    await manager.drain()
+    await _dispatch_slot(db, manager, integration, 2)
     await run_worker(settings, install_signal_handlers=False, wait=False)
     assert [r[2] for r in await slots(db, integration)] == ["skipped-running", "ran"]
     await manager.executor.close()
@@ -161,18 +169,9 @@ async def test_a_job_for_a_running_integration_is_skipped_not_run_twice(
 async def test_a_second_slot_while_the_first_job_waits_is_skipped_by_the_queueing_lock(
     db: Database, make_simulator: MakeSimulator
 ) -> None:
-    _require_postgresql(db)
-    sim = make_simulator(customers=10)
-    integration = await _customers_integration(db, sim, "0 0 1 1 *")
-    settings = _settings(db)
-    await apply_schema(db.url)
-    manager = CronManager(db, settings, executor=executor_from_settings(db, settings))
-    await _make_due(db, integration, 3)
-    await manager.dispatch_due()
-    await manager.drain()
-    await _make_due(db, integration, 2)  # the next slot while the first job waits for a worker
-    await manager.dispatch_due()
-    await manager.drain()
+    integration, settings, manager = await _yearly_integration_deferring(db, make_simulator, 10)
+    await _dispatch_slot(db, manager, integration, 3)
+    await _dispatch_slot(db, manager, integration, 2)  # the next slot while the first job waits for a worker
     await run_worker(settings, install_signal_handlers=False, wait=False)
     await manager.executor.close()
     assert [r[2] for r in await slots(db, integration)] == ["ran", "skipped-running"]
@@ -180,17 +179,10 @@ async def test_a_second_slot_while_the_first_job_waits_is_skipped_by_the_queuein
 
 async def test_dead_worker_job_is_failed_by_the_sweep(db: Database, make_simulator: MakeSimulator) -> None:
     """A worker killed mid-job leaves its job 'doing': the sweep fails it and gives the slot an outcome."""
-    _require_postgresql(db)
     from softone_sync.schedule.worker import procrastinate_app
 
-    sim = make_simulator(customers=10)
-    integration = await _customers_integration(db, sim, "0 0 1 1 *")
-    settings = _settings(db)
-    await apply_schema(db.url)
-    manager = CronManager(db, settings, executor=executor_from_settings(db, settings))
-    await _make_due(db, integration, 3)
-    await manager.dispatch_due()
-    await manager.drain()
+    integration, _, manager = await _yearly_integration_deferring(db, make_simulator, 10)
+    await _dispatch_slot(db, manager, integration, 3)
     await manager.executor.close()
     app = procrastinate_app(db.url)
     async with app.open_async():
@@ -215,27 +207,16 @@ async def test_dead_worker_job_is_failed_by_the_sweep(db: Database, make_simulat
 
 async def test_worker_cli_applies_schema_idempotently(db: Database) -> None:
     _require_postgresql(db)
-    env = {"DATABASE_URL": db.url, "PATH": "/usr/bin:/bin"}
-    first = await asyncio.to_thread(
-        subprocess.run, [*CLI, "worker", "--apply-schema"], env=env, capture_output=True, text=True
-    )
-    second = await asyncio.to_thread(
-        subprocess.run, [*CLI, "worker", "--apply-schema"], env=env, capture_output=True, text=True
-    )
+    env = bare_env(DATABASE_URL=db.url)
+    first = await asyncio.to_thread(run_cli, "worker", "--apply-schema", env=env)
+    second = await asyncio.to_thread(run_cli, "worker", "--apply-schema", env=env)
     assert (first.returncode, first.stdout.strip()) == (0, "procrastinate schema applied"), first.stderr
     assert (second.returncode, second.stdout.strip()) == (0, "procrastinate schema already present")
 
 
 async def test_worker_without_schema_says_how_to_apply_it(db: Database) -> None:
     _require_postgresql(db)
-    result = await asyncio.to_thread(
-        subprocess.run,
-        [*CLI, "worker"],
-        env={"DATABASE_URL": db.url, "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = await asyncio.to_thread(run_cli, "worker", env=bare_env(DATABASE_URL=db.url))
     assert result.returncode == 2
     assert "softone-sync worker --apply-schema" in result.stderr
     assert "Traceback" not in result.stderr
@@ -248,15 +229,8 @@ async def test_procrastinate_on_sqlite_is_refused_precisely(db: Database, tmp_pa
     with pytest.raises(ExecutorConfigError, match=r"EXECUTOR=procrastinate needs PostgreSQL"):
         executor_from_settings(db, settings)
     for args in (["worker"], ["worker", "--apply-schema"], ["cron", "run"]):
-        result = await asyncio.to_thread(
-            subprocess.run,
-            [*CLI, *args],
-            env={"DATABASE_URL": db.url, "EXECUTOR": "procrastinate", "PATH": "/usr/bin:/bin"},
-            capture_output=True,
-            text=True,
-            cwd=tmp_path,
-            timeout=60,
-        )
+        env = bare_env(DATABASE_URL=db.url, EXECUTOR="procrastinate")
+        result = await asyncio.to_thread(run_cli, *args, env=env, cwd=tmp_path)
         assert result.returncode == 2, (args, result.stderr)
         assert "PostgreSQL" in result.stderr and "Traceback" not in result.stderr, result.stderr
 

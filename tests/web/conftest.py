@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import re
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from softone_sync.config import load_settings
 from softone_sync.db.engine import open_database
 from softone_sync.web import install_operator_ui
+from tests.fixtures.live_server import LiveServer, start_server
 from tests.web.seed import SECRET_KEY
 
 ADMIN_TOKEN = "dashboard-admin-token-0123456789"
@@ -45,36 +41,9 @@ def build_app(database_url: str) -> FastAPI:
     return app
 
 
-@dataclass
-class LiveServer:
-    url: str
-    server: uvicorn.Server
-    thread: threading.Thread
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-
-def serve(app: FastAPI) -> LiveServer:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("dashboard test server did not start")
-        time.sleep(0.02)
-    return LiveServer(url=f"http://127.0.0.1:{port}", server=server, thread=thread)
-
-
 @pytest.fixture
 def ui_server(database_url: str) -> Iterator[LiveServer]:
-    live = serve(build_app(database_url))
+    live = start_server(build_app(database_url))
     try:
         yield live
     finally:

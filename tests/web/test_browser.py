@@ -13,7 +13,8 @@ import pytest
 
 from softone_sync.db.engine import Database
 from softone_sync.softone.simulator import RunningSimulator
-from tests.web.conftest import ADMIN_TOKEN, LiveServer
+from tests.fixtures.live_server import LiveServer
+from tests.web.conftest import ADMIN_TOKEN
 from tests.web.seed import seed_dashboard, seed_live
 
 CHROMIUM = Path("/usr/bin/chromium")

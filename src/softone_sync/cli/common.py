@@ -34,13 +34,19 @@ def settings_or_exit(**overrides: Any) -> Settings:
         fail(str(exc), code=EXIT_USAGE)
 
 
-def with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
-    """Open the database, run ``action(db)``, close it; service errors become one line and an exit code."""
+def with_db(settings: Settings, action: Callable[[Any], Awaitable[T]], *, upgrade: bool | None = None) -> T:
+    """Open the database, run ``action(db)``, close it; service errors become one line and an exit code.
+
+    ``upgrade`` None: a SQLite file is created/migrated on first use (a PostgreSQL schema is the
+    operator's to migrate); False never migrates.
+    """
     from softone_sync import services
     from softone_sync.db.engine import open_database
 
     async def main() -> T:
-        db = await open_database(settings.database_url, upgrade=settings.is_sqlite)
+        db = await open_database(
+            settings.database_url, upgrade=settings.is_sqlite if upgrade is None else upgrade
+        )
         try:
             return await action(db)
         finally:
@@ -56,6 +62,12 @@ def with_db(settings: Settings, action: Callable[[Any], Awaitable[T]]) -> T:
         fail(str(exc), EXIT_USAGE)  # an unknown id or a missing setting is the caller's to fix
     except services.ServiceError as exc:
         fail(str(exc))
+
+
+def database_error_reason(exc: BaseException) -> str:
+    """The first line of a database error: the driver's own words (connection refused, auth failed,
+    locked...), which never carry the password, rather than SQLAlchemy's wrapper with the SQL."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
 
 
 def print_json(value: Any) -> None:

@@ -7,11 +7,11 @@ Alembic is imported inside the commands: the root CLI imports every part's modul
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NoReturn, TypeVar
+from typing import TypeVar
 
 import typer
 
-from softone_sync.config import SettingsError, load_settings
+from softone_sync.cli.common import database_error_reason, fail, settings_or_exit
 from softone_sync.db.urls import redacted
 
 T = TypeVar("T")
@@ -41,9 +41,7 @@ def upgrade_command(
     from softone_sync.db import migrate
 
     url = _url(database_url)
-    before = _run(lambda: migrate.current(url), url)
-    _run(lambda: migrate.upgrade(url, revision), url)
-    after = _run(lambda: migrate.current(url), url)
+    before, after = _migrate(url, lambda: migrate.upgrade(url, revision))
     if before == after:
         typer.echo(f"{redacted(url)}: already at {after or 'base'}")
     else:
@@ -59,9 +57,7 @@ def downgrade_command(
     from softone_sync.db import migrate
 
     url = _url(database_url)
-    before = _run(lambda: migrate.current(url), url)
-    _run(lambda: migrate.downgrade(url, revision), url)
-    after = _run(lambda: migrate.current(url), url)
+    before, after = _migrate(url, lambda: migrate.downgrade(url, revision))
     typer.echo(f"{redacted(url)}: downgraded {before or 'base'} -> {after or 'base'}")
 
 
@@ -78,11 +74,17 @@ def current_command(database_url: str | None = URL_OPTION) -> None:
 
 
 def _url(override: str | None) -> str:
-    try:
-        settings = load_settings(database_url=override) if override else load_settings()
-    except SettingsError as exc:
-        _fail(str(exc), code=2)
+    settings = settings_or_exit(database_url=override) if override else settings_or_exit()
     return settings.database_url
+
+
+def _migrate(url: str, step: Callable[[], None]) -> tuple[str | None, str | None]:
+    """Run a migration ``step``; the database's revision before and after it (None: no tables)."""
+    from softone_sync.db import migrate
+
+    before = _run(lambda: migrate.current(url), url)
+    _run(step, url)
+    return before, _run(lambda: migrate.current(url), url)
 
 
 def _run(action: Callable[[], T], url: str) -> T:
@@ -93,14 +95,7 @@ def _run(action: Callable[[], T], url: str) -> T:
     try:
         return action()
     except CommandError as exc:  # unknown revision, branch problems: Alembic's message is precise
-        _fail(f"migration failed: {exc}")
+        fail(f"migration failed: {exc}")
     except SQLAlchemyError as exc:
-        # The driver's first line names the cause (connection refused, auth failed, locked...);
-        # the URL is shown redacted and the driver message never carries the password.
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        _fail(f"database error on {redacted(url)}: {reason}")
-
-
-def _fail(message: str, *, code: int = 1) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(code)
+        # The URL is shown redacted; the driver's message never carries the password.
+        fail(f"database error on {redacted(url)}: {database_error_reason(exc)}")

@@ -6,11 +6,10 @@ configuration error (unknown id, invalid configJson, bad settings) with a one-li
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -25,8 +24,17 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from softone_sync.config import Settings, SettingsError, load_settings
-from softone_sync.db.engine import Database, open_database
+from softone_sync.cli.common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    database_error_reason,
+    fail,
+    settings_or_exit,
+    with_db,
+)
+from softone_sync.config import Settings
+from softone_sync.db.engine import Database
 from softone_sync.sync.config import IntegrationConfigError
 from softone_sync.sync.doctor import Check, all_ok, checks_as_json, validate_integration
 from softone_sync.sync.run import (
@@ -39,14 +47,8 @@ from softone_sync.sync.run import (
 
 T = TypeVar("T")
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-
 err = Console(stderr=True)
 out = Console()
-
-
-class _Usage(Exception):
-    """A one-line usage/configuration error: exit 2."""
 
 
 def register(app: typer.Typer) -> None:
@@ -123,40 +125,26 @@ async def _resolve(db: Database, id_or_name: str) -> str:
 
 
 def _run(work: Callable[[Database, Settings], Awaitable[T]]) -> T:
-    """Open the database from settings, run ``work``, turn known errors into one line and an exit code."""
+    """Open the database from settings, run ``work``, turn known errors into one line and an exit code.
 
-    async def main() -> T:
-        try:
-            settings = load_settings()  # fresh: one CLI invocation, one reading of the environment
-        except SettingsError as exc:
-            raise _Usage(str(exc)) from None
-        db = await open_database(settings.database_url)
-        try:
-            return await work(db, settings)
-        finally:
-            await db.dispose()
-
+    On top of :func:`~softone_sync.cli.common.with_db` (service errors): the run engine's own errors.
+    The schema is never migrated here: a sync against an unmigrated database says so instead.
+    """
+    settings = settings_or_exit()  # fresh: one CLI invocation, one reading of the environment
     try:
-        return asyncio.run(main())
-    except (_Usage, IntegrationConfigError) as exc:
-        _fail(str(exc), EXIT_USAGE)
-    except (IntegrationNotFound, LookupError) as exc:
-        _fail(str(exc), EXIT_USAGE)
+        return with_db(settings, lambda db: work(db, settings), upgrade=False)
+    except (IntegrationConfigError, LookupError) as exc:  # LookupError covers IntegrationNotFound
+        fail(str(exc), EXIT_USAGE)
     except AlreadyRunning as exc:
-        _fail(str(exc), EXIT_FAILED)
+        fail(str(exc), EXIT_FAILED)
     except SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        _fail(
-            f"database error: {first} (is DATABASE_URL right, and migrated with `softone-sync db upgrade`?)",
-            2,
+        fail(
+            f"database error: {database_error_reason(exc)} "
+            "(is DATABASE_URL right, and migrated with `softone-sync db upgrade`?)",
+            EXIT_USAGE,
         )
     except KeyboardInterrupt:
-        _fail("interrupted", 130)
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+        fail("interrupted", 130)
 
 
 class _ProgressBar:

@@ -18,6 +18,7 @@ the authority on "one run per integration" whatever the executor:
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 from abc import ABC, abstractmethod
@@ -139,28 +140,19 @@ async def call_run_fn(
     """Run and translate the run engine's exceptions into slot outcomes (one line, no traceback)."""
     from softone_sync.sync.run import AlreadyRunning
 
+    run = functools.partial(
+        run_fn,
+        db,
+        integration_id,
+        trigger=trigger,
+        owner=owner,
+        run_id=run_id,
+        slot_at=slot_at,
+        settings=settings,
+    )
     try:
-        if lease_ttl is None:  # the run engine's default TTL
-            result = await run_fn(
-                db,
-                integration_id,
-                trigger=trigger,
-                owner=owner,
-                run_id=run_id,
-                slot_at=slot_at,
-                settings=settings,
-            )
-        else:
-            result = await run_fn(
-                db,
-                integration_id,
-                trigger=trigger,
-                owner=owner,
-                run_id=run_id,
-                slot_at=slot_at,
-                settings=settings,
-                lease_ttl=lease_ttl,
-            )
+        # lease_ttl None: left out, so the run engine's own default TTL applies.
+        result = await (run() if lease_ttl is None else run(lease_ttl=lease_ttl))
     except AlreadyRunning as exc:
         return ExecutionResult("skipped-running", None, f"run {exc.run_id or 'unknown'} still running")
     except asyncio.CancelledError:

@@ -27,6 +27,18 @@ DEFERRED_PREFIX = "deferred to procrastinate"
 PENDING_PREFIX = "pending behind run"
 
 
+def _slot_key_params() -> tuple[sa.ColumnElement[bool], sa.ColumnElement[bool]]:
+    """``WHERE`` on one slot row for executemany: parameters ``b_integration`` and ``b_slot``.
+
+    ``b_slot`` carries the column's type (UTCDateTime), so the bound value is normalised to UTC the
+    way stored values are; an untyped parameter would compare naive text on SQLite.
+    """
+    return (
+        SlotLog.integration_id == sa.bindparam("b_integration"),
+        SlotLog.slot_at == sa.bindparam("b_slot", type_=SlotLog.__table__.c.slot_at.type),
+    )
+
+
 def _insert(dialect: str) -> Any:
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(SlotLog)
 
@@ -158,10 +170,7 @@ async def finish_slots(
     async with db.engine.begin() as conn:
         await conn.execute(
             sa.update(SlotLog)
-            .where(
-                SlotLog.integration_id == sa.bindparam("b_integration"),
-                SlotLog.slot_at == sa.bindparam("b_slot", type_=SlotLog.__table__.c.slot_at.type),
-            )
+            .where(*_slot_key_params())
             .values(
                 outcome=sa.bindparam("b_outcome"),
                 run_id=sa.bindparam("b_run"),
@@ -221,8 +230,7 @@ async def touch_slots(db: Database, keys: Sequence[tuple[str, datetime]]) -> Non
         await conn.execute(
             sa.update(SlotLog)
             .where(
-                SlotLog.integration_id == sa.bindparam("b_integration"),
-                SlotLog.slot_at == sa.bindparam("b_slot", type_=SlotLog.__table__.c.slot_at.type),
+                *_slot_key_params(),
                 SlotLog.outcome == "queued",
             )
             .values(recorded_at=now),

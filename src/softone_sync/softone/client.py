@@ -552,9 +552,7 @@ class SoftOneClient:
         An insert whose answer is lost raises ``OutcomeUnknown`` instead of being re-sent.
         """
         key_text = "" if key is None else str(key)
-        params: dict[str, Any] = {"OBJECT": obj, "KEY": key_text, "data": self._outgoing(data)}
-        if locate_info:
-            params["LOCATEINFO"] = locate_info
+        params = self._record_params(obj, key_text, data, locate_info)
         idempotent = bool(key_text) and not _adds_lines(params["data"])
         answer = await self._call("setData", params, idempotent=idempotent)
         record_id = get_ci(answer, "id")
@@ -577,14 +575,21 @@ class SoftOneClient:
         locate_info: str | None = None,
     ) -> dict[str, list[dict[str, str]]]:
         """Like setData but nothing is saved: the record as SoftOne would compute it."""
-        params: dict[str, Any] = {
-            "OBJECT": obj,
-            "KEY": "" if key is None else str(key),
-            "data": self._outgoing(data),
-        }
+        params = self._record_params(obj, "" if key is None else str(key), data, locate_info)
+        return data_of(await self._call("calculate", params), "calculate")
+
+    def _record_params(
+        self,
+        obj: str,
+        key_text: str,
+        data: Mapping[str, Sequence[Mapping[str, Any]]],
+        locate_info: str | None,
+    ) -> dict[str, Any]:
+        """The request of setData and calculate: object, key ("" for a new record), outgoing data."""
+        params: dict[str, Any] = {"OBJECT": obj, "KEY": key_text, "data": self._outgoing(data)}
         if locate_info:
             params["LOCATEINFO"] = locate_info
-        return data_of(await self._call("calculate", params), "calculate")
+        return params
 
     def _outgoing(self, data: Mapping[str, Sequence[Mapping[str, Any]]]) -> dict[str, list[dict[str, Any]]]:
         """Validate the ``{TABLE: [row, ...]}`` shape and render values the way SoftOne stores them."""

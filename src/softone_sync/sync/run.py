@@ -24,6 +24,7 @@ to promise "nothing written" for a held run without buffering the whole source.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -176,12 +177,13 @@ async def run_integration(
     progress: Callable[[ProgressEvent], None] | None = None,
     client_factory: Callable[[ConnectionSettings], SoftOneClient] | None = None,
     settings: Settings | None = None,
-    lease_ttl: float = DEFAULT_LEASE_TTL,
+    lease_ttl: float | None = None,
 ) -> RunResult:
     """Run one integration now. Raises IntegrationNotFound, IntegrationConfigError (invalid configJson,
     before anything is recorded) or AlreadyRunning; every other failure is a recorded ``failed`` run."""
     integration, connection = await _load(db, integration_id)
     config = parse_integration_config(integration.configJson)
+    settings = settings or get_settings()
     runner = _Runner(
         db,
         integration,
@@ -196,10 +198,32 @@ async def run_integration(
         slot_at=slot_at,
         progress=progress,
         client_factory=client_factory or SoftOneClient,
-        settings=settings or get_settings(),
-        lease_ttl=lease_ttl,
+        settings=settings,
+        lease_ttl=lease_ttl or settings.lease_ttl_seconds or DEFAULT_LEASE_TTL,
     )
-    return await runner.run()
+    result = await runner.run()
+    if not result.dry_run:
+        await _notify(db, settings, result)
+    return result
+
+
+async def _notify(db: Database, settings: Settings, result: RunResult) -> None:
+    """The failing/recovered webhook (NOTIFY_WEBHOOK_URL); best-effort, never fails the run."""
+    if settings.notify_webhook_url is None:
+        return
+    from softone_sync.notify import notify_after_run
+
+    try:
+        await notify_after_run(
+            db,
+            settings,
+            result.integration_id,
+            run_id=result.run_id,
+            status=result.status,
+            error=result.error,
+        )
+    except Exception:
+        log.exception("[SYNC] run %s: notification failed", result.run_id)
 
 
 async def _load(db: Database, integration_id: str) -> tuple[SoftOneIntegration, SoftOneConnection]:
@@ -266,6 +290,7 @@ class _Runner:
         self.pending_push: int | None = None
         self.started = utcnow()
         self.extra = {"integration_id": integration.id, "run_id": run_id}
+        self._heartbeat_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -277,13 +302,15 @@ class _Runner:
         if self.lease is None:
             holder = await current_holder(self.db, self.integration.id)
             raise AlreadyRunning(holder[1] if holder else None)
+        # Started once the lease is ours: consecutive runs of one integration never overlap in time.
+        self.started = utcnow()
         heartbeat: asyncio.Task[None] | None = None
         result = RunResult(
             self.run_id, self.integration.id, "failed", started_at=self.started, dry_run=self.dry_run
         )
         try:
             await self._insert_run_row()
-            heartbeat = asyncio.create_task(self._heartbeat())
+            heartbeat = self._heartbeat_task = asyncio.create_task(self._heartbeat())
             log.info(
                 "[SYNC] integration=%s run=%s started (%s, %s%s)",
                 self.integration.id,
@@ -756,6 +783,11 @@ class _Runner:
         result.stats = stats
 
     async def _finish(self, result: RunResult) -> None:
+        # The heartbeat stops first: its renewals and this final write touch the same two rows.
+        if self._heartbeat_task is not None:
+            self._heartbeat_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat_task
         result.finished_at = result.finished_at or utcnow()
         async with self.db.engine.begin() as conn:
             await conn.execute(

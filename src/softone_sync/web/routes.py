@@ -12,7 +12,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
@@ -170,6 +170,12 @@ def require_csrf(
     return session
 
 
+# Dependency aliases, so each route's signature says what it needs in one short line.
+LoggedIn = Annotated[DashboardSession, Depends(require_login)]
+CsrfChecked = Annotated[DashboardSession, Depends(require_csrf)]
+Ui = Annotated[UiState, Depends(ui_state)]
+
+
 def _root(request: Request) -> str:
     return str(request.scope.get("root_path", "")).rstrip("/")
 
@@ -232,7 +238,7 @@ async def login(request: Request, token: str = Form(default=""), next: str = For
 
 
 @router.post("/logout")
-async def logout(request: Request, _session: DashboardSession = Depends(require_csrf)) -> Response:
+async def logout(request: Request, _session: CsrfChecked) -> Response:
     response = _redirect(f"{_root(request)}/login")
     response.delete_cookie(COOKIE_NAME, path=_root(request) or "/")
     return response
@@ -249,9 +255,7 @@ def _safe_next(target: str) -> str:
 
 
 @router.get("/")
-async def integrations_page(
-    request: Request, _session: DashboardSession = Depends(require_login), ui: UiState = Depends(ui_state)
-) -> HTMLResponse:
+async def integrations_page(request: Request, _session: LoggedIn, ui: Ui) -> HTMLResponse:
     integrations = await queries.list_integrations(ui.db)
     failing = sum(1 for i in integrations if i.failing)
     return render(
@@ -262,12 +266,7 @@ async def integrations_page(
 
 
 @router.get("/integrations/{integration_id}")
-async def integration_page(
-    request: Request,
-    integration_id: str,
-    _session: DashboardSession = Depends(require_login),
-    ui: UiState = Depends(ui_state),
-) -> HTMLResponse:
+async def integration_page(request: Request, integration_id: str, _session: LoggedIn, ui: Ui) -> HTMLResponse:
     detail = await queries.integration_detail(ui.db, integration_id)
     if detail is None:
         raise HTTPException(404, "No integration with this id.")
@@ -284,22 +283,12 @@ async def integration_page(
 
 
 @router.post("/integrations/{integration_id}/run")
-async def run_now(
-    request: Request,
-    integration_id: str,
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
-) -> Response:
+async def run_now(request: Request, integration_id: str, _session: CsrfChecked, ui: Ui) -> Response:
     return await _launch(request, ui, integration_id, dry_run=False)
 
 
 @router.post("/integrations/{integration_id}/dry-run")
-async def dry_run(
-    request: Request,
-    integration_id: str,
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
-) -> Response:
+async def dry_run(request: Request, integration_id: str, _session: CsrfChecked, ui: Ui) -> Response:
     return await _launch(request, ui, integration_id, dry_run=True)
 
 
@@ -316,22 +305,12 @@ async def _launch(request: Request, ui: UiState, integration_id: str, *, dry_run
 
 
 @router.post("/integrations/{integration_id}/enable")
-async def enable(
-    request: Request,
-    integration_id: str,
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
-) -> Response:
+async def enable(request: Request, integration_id: str, _session: CsrfChecked, ui: Ui) -> Response:
     return await _toggle(request, ui, integration_id, active=True)
 
 
 @router.post("/integrations/{integration_id}/disable")
-async def disable(
-    request: Request,
-    integration_id: str,
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
-) -> Response:
+async def disable(request: Request, integration_id: str, _session: CsrfChecked, ui: Ui) -> Response:
     return await _toggle(request, ui, integration_id, active=False)
 
 
@@ -359,9 +338,9 @@ async def _toggle(request: Request, ui: UiState, integration_id: str, *, active:
 async def resolve(
     request: Request,
     conflict_id: int,
+    _session: CsrfChecked,
+    ui: Ui,
     side: str = Form(default=""),
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
 ) -> Response:
     """ "Keep app" / "Keep ERP": records the choice; the integration's next run applies it."""
     try:
@@ -385,12 +364,7 @@ async def resolve(
 
 
 @router.get("/runs/{run_id}")
-async def run_page(
-    request: Request,
-    run_id: str,
-    _session: DashboardSession = Depends(require_login),
-    ui: UiState = Depends(ui_state),
-) -> HTMLResponse:
+async def run_page(request: Request, run_id: str, _session: LoggedIn, ui: Ui) -> HTMLResponse:
     found = await queries.run_with_integration(ui.db, run_id)
     launch = ui.launches.get(run_id)
     if found is None and launch is None:
@@ -425,9 +399,7 @@ async def run_page(
 
 
 @router.get("/connections")
-async def connections_page(
-    request: Request, _session: DashboardSession = Depends(require_login), ui: UiState = Depends(ui_state)
-) -> HTMLResponse:
+async def connections_page(request: Request, _session: LoggedIn, ui: Ui) -> HTMLResponse:
     return render(
         request,
         "connections.html",
@@ -439,8 +411,8 @@ async def connections_page(
 async def connection_test(
     request: Request,
     connection_id: str,
-    _session: DashboardSession = Depends(require_csrf),
-    ui: UiState = Depends(ui_state),
+    _session: CsrfChecked,
+    ui: Ui,
 ) -> HTMLResponse:
     try:
         check = await check_connection(ui.db, ui.settings, connection_id)
@@ -467,6 +439,6 @@ async def connection_test(
 
 
 @router.get("/metrics")
-async def metrics(ui: UiState = Depends(ui_state)) -> Response:
+async def metrics(ui: Ui) -> Response:
     body = await render_metrics(ui.db)
     return Response(body, media_type="text/plain; version=0.0.4; charset=utf-8")

@@ -174,17 +174,25 @@ _ITEM_SIZES = ("250g", "500g", "1kg", "1lt", "750ml", "5lt", "τεμ.", "συσ�
 _VAT_CODES = ("1410", "1410", "1410", "1310", "1510")  # 24% mostly, some 13% and 6%
 
 
-class CustomerBase:
-    """TRDR rows of CUSTOMER."""
+class _GeneratedRows:
+    """``count`` rows of one object, each a pure function of (seed, index): same seed, same rows."""
 
-    code_prefix = "C"
+    code_prefix: str
+    seed_salt = 0
+    """XORed into the seed, so row i of one object and row i of another are unrelated."""
 
     def __init__(self, seed: int, count: int) -> None:
-        self.seed = seed
+        self.seed = seed ^ self.seed_salt
         self.count = count
 
     def upd_seconds(self, index: int) -> int:
         return upd_seconds(index, self.count)
+
+
+class CustomerBase(_GeneratedRows):
+    """TRDR rows of CUSTOMER."""
+
+    code_prefix = "C"
 
     def row(self, index: int) -> dict[str, str]:
         h = mix64(self.seed, index)
@@ -209,18 +217,11 @@ class CustomerBase:
         }
 
 
-class ItemBase:
+class ItemBase(_GeneratedRows):
     """MTRL rows of ITEM."""
 
     code_prefix = "I"
-
-    def __init__(self, seed: int, count: int) -> None:
-        # A different stream than customers', so item i and customer i are unrelated.
-        self.seed = seed ^ 0x5DEECE66D
-        self.count = count
-
-    def upd_seconds(self, index: int) -> int:
-        return upd_seconds(index, self.count)
+    seed_salt = 0x5DEECE66D  # a different stream than customers'
 
     def row(self, index: int) -> dict[str, str]:
         h = mix64(self.seed, index)
