@@ -15,7 +15,7 @@ from softone_sync.db import migrate, open_database
 from softone_sync.db.models import Base
 from softone_sync.db.urls import sqlite_file, sync_url
 
-# docs/CONTRACTS.md "Database": other parts code against exactly these names.
+# docs/ARCHITECTURE.md "Storage": other parts code against exactly these names.
 CONTRACT_COLUMNS = {
     "softone_connections": {
         "id", "name", "baseUrl", "username", "passwordEncrypted", "appId", "company", "branch", "module",

@@ -1,6 +1,6 @@
 """ORM models of the service's own tables.
 
-Table and column names are contractual (docs/CONTRACTS.md "Database"): the two seed tables keep the
+Table and column names are contractual (docs/ARCHITECTURE.md "Storage"): the two seed tables keep the
 seed's camelCase columns (operators' runbooks and SQL use them), everything else is snake_case.
 
 Every datetime is timezone-aware UTC in Python on both dialects (:class:`UTCDateTime`); JSON columns
