@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from softone_sync.cli import app
 from softone_sync.db.engine import Database
-from softone_sync.db.models import SlotLog
+from softone_sync.db.models import SlotLog, SoftOneIntegration
 from tests.fixtures.cli_process import run_cli
 from tests.schedule.conftest import scheduled
 
@@ -55,3 +55,18 @@ async def test_slots_lists_outcomes(db: Database) -> None:
     result = await asyncio.to_thread(run_cli, "cron", "slots", integration, "--limit", "5", env=env)
     assert result.returncode == 0, result.stderr
     assert "2026-01-05 12:00:00 EET" in result.stdout and "missed" in result.stdout
+
+
+async def test_top_level_slots_takes_a_name_and_unknown_is_a_usage_error(db: Database) -> None:
+    integration = await scheduled(db, "* * * * *", timezone="Europe/Athens")
+    async with db.session() as session, session.begin():
+        session.add(
+            SlotLog(integration_id=integration, slot_at=datetime(2026, 1, 5, 10, tzinfo=UTC), outcome="ran")
+        )
+        name = (await session.get(SoftOneIntegration, integration)).name  # type: ignore[union-attr]
+    env = {**os.environ, "DATABASE_URL": db.url, "COLUMNS": "200"}
+    result = await asyncio.to_thread(run_cli, "slots", name, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "2026-01-05 12:00:00 EET" in result.stdout and "ran" in result.stdout
+    unknown = await asyncio.to_thread(run_cli, "slots", "no-such-integration", env=env)
+    assert unknown.returncode == 2 and "no integration" in unknown.stderr

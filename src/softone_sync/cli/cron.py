@@ -46,7 +46,7 @@ def check(
 
 @cron_app.command("slots")
 def slots(
-    integration_id: str = typer.Argument(..., help="Integration id."),
+    integration_id: str = typer.Argument(..., help="Integration id or name."),
     limit: int = typer.Option(20, "--limit", min=1, max=10_000, help="How many of the latest slots to show."),
 ) -> None:
     """Show the latest scheduled slots of an integration and their outcomes."""
@@ -54,30 +54,21 @@ def slots(
 
 
 async def _slots(integration_id: str, limit: int) -> None:
-    import sqlalchemy as sa
-
-    from softone_sync.config import get_settings
+    from softone_sync import services
+    from softone_sync.cli.common import EXIT_USAGE, fail, settings_or_exit
     from softone_sync.db.engine import open_database
-    from softone_sync.db.models import SoftOneIntegration
     from softone_sync.schedule.store import list_slots
 
     console = Console()
-    settings = get_settings()
+    settings = settings_or_exit()
     db = await open_database(settings.database_url, upgrade=settings.is_sqlite)
     try:
-        async with db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(SoftOneIntegration.name, SoftOneIntegration.configJson).where(
-                        SoftOneIntegration.id == integration_id
-                    )
-                )
-            ).first()
-        if row is None:
-            Console(stderr=True).print(
-                f"[red]no integration with id {integration_id!r}[/red]", highlight=False
-            )
-            raise typer.Exit(1)
+        try:
+            found = await services.find_integration(db, integration_id)
+        except services.ServiceError as exc:
+            fail(str(exc), code=EXIT_USAGE)
+        integration_id = found.id
+        row = (found.name, found.configJson)
         schedule = (row[1] or {}).get("schedule") or {}
         tz_name = schedule.get("timezone") or "UTC"
         try:
@@ -153,3 +144,5 @@ async def _run_scheduler(settings: Settings, grace: float) -> None:
 def register(app: typer.Typer) -> None:
     """Add this part's commands to the root app."""
     app.add_typer(cron_app, name="cron")
+    # "Why didn't it run?" is asked often enough to deserve a top-level verb too.
+    app.command("slots", help="Show the latest scheduled slots of an integration and their outcomes.")(slots)
