@@ -186,3 +186,20 @@ async def test_three_managers_claim_every_slot_exactly_once(db: Database) -> Non
         gaps = {(b - a).total_seconds() for a, b in pairwise(times)}
         assert gaps == {1.0}, "a slot has no outcome"
         assert Counter(r[2] for r in rows)["ran"] == sum(1 for i, _ in ran if i == integration)
+
+
+async def test_a_next_run_edited_off_the_schedule_still_dispatches(db: Database) -> None:
+    """An operator sets nextRunAt by SQL to a time that is no slot of the cron (seen as a 500 on
+    /api/cron/init): the stored time counts as a slot, coalesces into the run of the real slot after it."""
+    integration = await scheduled(db, "* * * * *")
+    cron = manager(db, FakeRuns())
+    now = utcnow().replace(second=2, microsecond=0)
+    off_schedule = now - timedelta(seconds=5)  # hh:(mm-1):57, between two minute slots
+    async with db.engine.begin() as conn:
+        await conn.execute(sa.update(SoftOneIntegration).values(nextRunAt=off_schedule))
+    outcomes = await cron.dispatch_due(now)
+    await cron.drain()
+    assert [o.outcome for o in outcomes if o.outcome != "queued"] == ["coalesced"]
+    recorded = {(r[1], r[2]) for r in await slots(db, integration)}
+    assert recorded == {(off_schedule, "coalesced"), (now.replace(second=0), "ran")}
+    assert await next_run(db, integration) == now.replace(second=0) + timedelta(minutes=1)

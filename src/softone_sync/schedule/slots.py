@@ -181,10 +181,15 @@ def _summarise(
 
 
 def _before(schedule: CronSchedule, end: datetime, first: datetime) -> Iterator[datetime]:
+    """Slots in ``[first, end)``, newest first. ``first`` is the stored ``nextRunAt`` and counts as a
+    slot even when it is off the schedule (an operator's SQL edit, a schedule changed under it)."""
     for slot in schedule.iter_before(end):
         if slot < first:
-            return
+            break
         yield slot
+        if slot == first:
+            return
+    yield first
 
 
 def _count(schedule: CronSchedule, first: datetime, end: datetime) -> int | None:
