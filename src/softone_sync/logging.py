@@ -177,14 +177,31 @@ class _OurHandler(logging.StreamHandler[IO[str]]):
     """Marks the handler installed by :func:`setup_logging` so a second call replaces it."""
 
 
+def _database_password(url: str) -> str | None:
+    """The password inside DATABASE_URL: driver errors and tracebacks may quote the DSN."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        return make_url(url).password
+    except ArgumentError:
+        return None
+
+
 def setup_logging(settings: Settings, *, stream: IO[str] | None = None) -> logging.Handler:
     """Install one handler on the root logger (level, format and redaction from ``settings``).
 
     Idempotent: calling it again replaces the handler it installed and leaves any other handler
     (the host application's, when embedded) alone. Returns the handler.
     """
-    for secret in (settings.cron_secret, settings.admin_token, settings.secret_key):
+    for secret in (
+        settings.cron_secret,
+        settings.admin_token,
+        settings.secret_key,
+        settings.notify_webhook_url,
+    ):
         register_secret(secret)
+    register_secret(_database_password(settings.database_url))
     _install_record_factory()
 
     handler = _OurHandler(stream if stream is not None else sys.stderr)

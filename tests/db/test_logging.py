@@ -121,3 +121,32 @@ def test_short_values_are_not_masked(configure: Setup) -> None:
     register_secret("ab")  # masking two letters everywhere would wreck every line
     logging.getLogger("softone_sync").info("about tables")
     assert "about tables" in out.getvalue()
+
+
+def test_database_password_and_webhook_url_are_masked_in_tracebacks() -> None:
+    """An unexpected error's traceback is logged for the operator; the DSN's password never is."""
+    import io
+    import logging
+
+    from softone_sync.config import load_settings
+    from softone_sync.logging import setup_logging
+
+    stream = io.StringIO()
+    settings = load_settings(
+        database_url="postgresql://app:Sup3r-Secret-Pw@db.internal:5432/app",
+        notify_webhook_url="https://hooks.example/T0K3N-abcdef",
+    )
+    handler = setup_logging(settings, stream=stream)
+    try:
+        try:
+            raise RuntimeError("could not connect to postgresql://app:Sup3r-Secret-Pw@db.internal/app")
+        except RuntimeError:
+            logging.getLogger("softone_sync.api").exception("unexpected RuntimeError on GET /x")
+        logging.getLogger("softone_sync.notify").warning(
+            "posting to %s", "https://hooks.example/T0K3N-abcdef"
+        )
+    finally:
+        logging.getLogger().removeHandler(handler)
+    text = stream.getvalue()
+    assert "Traceback" in text and "RuntimeError" in text
+    assert "Sup3r-Secret-Pw" not in text and "T0K3N-abcdef" not in text

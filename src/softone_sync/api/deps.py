@@ -96,16 +96,17 @@ def service_error_response(exc: ServiceError) -> JSONResponse:
 
 
 def internal_error_response(request: Request, exc: BaseException) -> JSONResponse:
-    # The exception type and route are enough to find the bug; the message may quote a secret
-    # (a DSN, a header) so it is logged only at DEBUG, and never sent to the client.
+    # The operator needs the traceback to find the bug; the client gets none of it. Known secrets
+    # (CRON_SECRET, ADMIN_TOKEN, SECRET_KEY, the database and ERP passwords, clientIDs) are masked
+    # in every log record, tracebacks included, by softone_sync.logging's redaction.
     log.error(
         "unexpected %s on %s %s",
         type(exc).__name__,
         request.method,
         request.url.path,
+        exc_info=exc,
         extra={"action": "api_error"},
     )
-    log.debug("unexpected error detail", exc_info=exc)
     return error_response(500, "internal-error", "unexpected server error; see the server log")
 
 
