@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from softone_sync.softone import DataNotFound, SoftOneError
+from softone_sync.softone import BusinessError, DataNotFound, SoftOneError
 from softone_sync.softone.convert import to_datetime
 
 from .conftest import client_for
@@ -97,3 +97,41 @@ async def test_sql_data_and_selector_fields(sim):
         assert rows and rows[0]["CODE"] == page.records()[0]["CUSTOMER.CODE"]
         with pytest.raises(SoftOneError):
             await client.sql_data("NoSuchScript")
+
+
+async def test_set_data_with_detail_lines_round_trips_by_linenum(sim):
+    """Python ints for LINENUM survive the client's rendering; omitted lines are deleted."""
+    locate = "CUSBRANCH:LINENUM,NAME,ZIP,ISACTIVE"
+    async with client_for(sim) as client:
+        created = await client.set_data(
+            "CUSTOMER",
+            {
+                "CUSTOMER": [{"CODE": "BR-CLIENT", "NAME": "Πελάτης με υποκαταστήματα"}],
+                "CUSBRANCH": [
+                    {"LINENUM": 9000001, "NAME": "Έδρα", "ZIP": 41222, "ISACTIVE": True},
+                    {"LINENUM": 9000002, "NAME": "Αποθήκη", "ISACTIVE": False},
+                ],
+            },
+        )
+        lines = (await client.get_data("CUSTOMER", created.id, locate_info=locate))["CUSBRANCH"]
+        assert lines == [
+            {"LINENUM": "1", "NAME": "Έδρα", "ZIP": "41222", "ISACTIVE": "1"},
+            {"LINENUM": "2", "NAME": "Αποθήκη", "ZIP": "", "ISACTIVE": "0"},
+        ]
+        # Keep line 2 as is, drop line 1 by leaving it out, add a new line.
+        updated = await client.set_data(
+            "CUSTOMER",
+            {"CUSBRANCH": [{"LINENUM": 2}, {"LINENUM": 9000001, "NAME": "Κατάστημα"}]},
+            key=created.id,
+        )
+        assert updated.id == created.id
+        lines = (await client.get_data("CUSTOMER", created.id, locate_info=locate))["CUSBRANCH"]
+        assert [(line["LINENUM"], line["NAME"]) for line in lines] == [("2", "Αποθήκη"), ("3", "Κατάστημα")]
+        with pytest.raises(BusinessError, match="LINENUM 1 does not exist"):
+            await client.set_data("CUSTOMER", {"CUSBRANCH": [{"LINENUM": 1}]}, key=created.id)
+        preview = await client.calculate(
+            "CUSTOMER", {"CUSBRANCH": [{"LINENUM": 3, "NAME": "Μετονομασία"}]}, key=created.id
+        )
+        assert [line["NAME"] for line in preview["CUSBRANCH"]] == ["Μετονομασία"]
+        lines = (await client.get_data("CUSTOMER", created.id, locate_info=locate))["CUSBRANCH"]
+        assert [line["NAME"] for line in lines] == ["Αποθήκη", "Κατάστημα"]

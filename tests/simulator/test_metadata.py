@@ -10,7 +10,14 @@ def test_objects_and_their_tables(s1: S1) -> None:
     assert {"name": "CUSTOMER", "type": "EditMaster", "caption": "Πελάτες"} in objects["objects"]
     assert objects["count"] == len(objects["objects"])
     tables = s1.ok("getObjectTables", OBJECT="customer")["tables"]
-    assert {(t["name"], t["dbname"]) for t in tables} == {("CUSTOMER", "TRDR"), ("CUSEXTRA", "TRDEXTRA")}
+    assert {(t["name"], t["dbname"]) for t in tables} == {
+        ("CUSTOMER", "TRDR"),
+        ("CUSEXTRA", "TRDEXTRA"),
+        ("CUSBRANCH", "TRDBRANCH"),
+    }
+    branch = {f["name"]: f for f in s1.ok("getTableFields", OBJECT="CUSTOMER", TABLE="TRDBRANCH")["fields"]}
+    assert branch["LINENUM"]["type"] == "Integer" and branch["TRDBRANCH"]["readOnly"] is True
+    assert branch["NAME"]["required"] is True and branch["NAME"]["caption"] == "Επωνυμία"
     assert s1.ok("getObjectTables", OBJECT="ITEM")["tables"][0] == {
         "name": "ITEM",
         "dbname": "MTRL",

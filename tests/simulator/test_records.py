@@ -16,7 +16,7 @@ def customer(s1: S1, key: str, locate: str = "") -> dict[str, str]:
 
 def test_get_data_returns_every_table_as_an_array_of_string_rows(s1: S1) -> None:
     answer = s1.ok("getData", OBJECT="CUSTOMER", KEY=10)
-    assert set(answer["data"]) == {"CUSTOMER", "CUSEXTRA"}
+    assert set(answer["data"]) == {"CUSTOMER", "CUSEXTRA", "CUSBRANCH"}
     row = answer["data"]["CUSTOMER"][0]
     assert row["TRDR"] == "10" and row["CODE"] == "C0000010"
     assert all(isinstance(v, str) for v in row.values())

@@ -75,7 +75,7 @@ class BrowserSnapshot:
             if key in overlay:
                 record = overlay[key]
                 assert record is not None  # deleted records never enter a result set
-                row = record[store.obj.main.alias]
+                row = record[store.obj.main.alias][0]
             elif key <= count:
                 row = base_row(key - 1)
             else:  # pragma: no cover - result sets only hold live keys

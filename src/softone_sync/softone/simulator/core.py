@@ -134,7 +134,7 @@ class Simulator:
                 raise KeyError(f"{store.obj.name} record {key} does not exist")
             try:
                 new_key, record = build_record(
-                    store, key, {store.obj.main.alias: dict(fields)}, self.now(), keep_stamps=True
+                    store, key, {store.obj.main.alias: [dict(fields)]}, self.now(), keep_stamps=True
                 )
             except ServiceError as exc:
                 raise ValueError(exc.message) from None

@@ -10,6 +10,10 @@ Two properties the rest of the simulator relies on:
 - UPDDATE of base rows is a non-decreasing function of the index (older rows first), so an
   UPDDATE range maps to an index range by binary search and incremental queries cost time
   proportional to their result, not to the table.
+
+Detail rows (a customer's CUSBRANCH branches) are generated the same way, but only when a whole
+record is read (getData/setData): browsers and SqlData never build them, so paging costs nothing
+extra.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ EPOCH = datetime(2015, 1, 1)
 # stamped with the current time, which is later than every base row.
 BASE_END = datetime(2025, 1, 1)
 BASE_SPAN_SECONDS = int((BASE_END - EPOCH).total_seconds())
+DETAIL_ROWS_MAX = 3
+"""A generated record has 0..DETAIL_ROWS_MAX rows per detail table. Their row ids are
+``index * DETAIL_ROWS_MAX + line`` (unique, below ``count * DETAIL_ROWS_MAX + 1``, where new rows'
+ids start)."""
 _MAX_AGE_SECONDS = 3 * 365 * 86400  # INSDATE is up to three years before UPDDATE
 
 
@@ -60,6 +68,7 @@ class BaseTable(Protocol):
     code_prefix: str
 
     def row(self, index: int) -> dict[str, str]: ...
+    def details(self, index: int) -> dict[str, list[dict[str, str]]]: ...
     def upd_seconds(self, index: int) -> int: ...
 
 
@@ -151,6 +160,8 @@ _STREETS = (
 _REMARKS = ("", "", "", "Πελάτης χονδρικής", "Πληρωμή με επιταγή", "Παράδοση Τρίτη & Πέμπτη", "VIP")
 _DISCOUNTS = ("0", "0", "0", "5", "7.5", "10", "12.5", "15", "3.25")
 _DOMAINS = ("example.gr", "mail.gr", "otenet.gr", "company.com")
+_BRANCH_KINDS = ("Υποκατάστημα", "Αποθήκη", "Κατάστημα", "Γραφείο", "Εργοστάσιο")
+_BRANCH_SALT = 0x2545F4914F6CDD1D  # branches draw from their own stream, unrelated to the header's
 
 _ITEM_NOUNS = (
     "Καφές φίλτρου",
@@ -188,6 +199,10 @@ class _GeneratedRows:
     def upd_seconds(self, index: int) -> int:
         return upd_seconds(index, self.count)
 
+    def details(self, index: int) -> dict[str, list[dict[str, str]]]:
+        """Rows of the object's detail tables for base row ``index``; absent tables are empty."""
+        return {}
+
 
 class CustomerBase(_GeneratedRows):
     """TRDR rows of CUSTOMER."""
@@ -215,6 +230,33 @@ class CustomerBase(_GeneratedRows):
             "INSDATE": format_seconds(upd - (h >> 24) % (min(upd, _MAX_AGE_SECONDS) + 1)),
             "UPDDATE": format_seconds(upd),
         }
+
+    def details(self, index: int) -> dict[str, list[dict[str, str]]]:
+        """0..3 CUSBRANCH rows with LINENUM 1..n, a pure function of (seed, index) like the header."""
+        seed = self.seed ^ _BRANCH_SALT
+        key = index + 1
+        branches: list[dict[str, str]] = []
+        # Slot 0 of the index's DETAIL_ROWS_MAX + 1 hashes decides how many rows; 1.. fill them.
+        slots = index * (DETAIL_ROWS_MAX + 1)
+        for line in range(1, mix64(seed, slots) % (DETAIL_ROWS_MAX + 1) + 1):
+            h = mix64(seed, slots + line)
+            city, zipcode = _CITIES[(h >> 8) % len(_CITIES)]
+            branches.append(
+                {
+                    "LINENUM": str(line),
+                    "TRDBRANCH": str(index * DETAIL_ROWS_MAX + line),
+                    "TRDR": str(key),
+                    "CODE": f"{line:03d}",
+                    "NAME": f"{_BRANCH_KINDS[h % len(_BRANCH_KINDS)]} {city}",
+                    "ADDRESS": f"{_STREETS[(h >> 16) % 12]} {1 + (h >> 20) % 150}",
+                    "CITY": city,
+                    "ZIP": zipcode,
+                    "PHONE1": f"2{(h >> 28) % 1_000_000_000:09d}",
+                    "EMAIL": f"branch{line}.{key}@{_DOMAINS[(h >> 58) % 4]}",
+                    "ISACTIVE": "0" if (h >> 60) % 8 == 0 else "1",
+                }
+            )
+        return {"CUSBRANCH": branches}
 
 
 class ItemBase(_GeneratedRows):

@@ -159,7 +159,7 @@ def select(store: RecordStore, plan: FilterPlan, overlay: Overlay) -> ResultSet:
         hi = bisect_left(range(base.count), _seconds(plan.upd_range[1]), key=base.upd_seconds)
     main = store.obj.main.alias
     extras = sorted(
-        ((key,), key) for key, rec in overlay.items() if rec is not None and plan.matches(rec[main])
+        ((key,), key) for key, rec in overlay.items() if rec is not None and plan.matches(rec[main][0])
     )
     excluded = [key - 1 for key in overlay if 1 <= key <= base.count]
     if not plan.tests:

@@ -18,9 +18,14 @@ from softone_sync.softone.simulator.protocol import business_error, invalid_requ
 from softone_sync.softone.simulator.schema import FieldDef, ObjectDef, TableDef
 from softone_sync.softone.simulator.store import Record, RecordStore
 
-# Values a new record starts with when setData does not give them.
+# Values a new record (or a new detail line) starts with when setData does not give them.
 _INSERT_DEFAULTS = {"ISACTIVE": "1", "DISCOUNT": "0", "QTY1": "0"}
+_DETAIL_DEFAULTS = {"ISACTIVE": "1"}
 _STAMPS = ("INSDATE", "UPDDATE")
+
+LINENUM = "LINENUM"
+NEW_LINE_FROM = 9_000_001
+"""Detail rows sent with LINENUM >= this are new lines (SoftOne's documented convention)."""
 
 
 def parse_locate_info(obj: ObjectDef, text: str) -> dict[str, list[str]] | None:
@@ -48,10 +53,11 @@ def parse_locate_info(obj: ObjectDef, text: str) -> dict[str, list[str]] | None:
 
 
 def project(record: Record, wanted: dict[str, list[str]] | None) -> dict[str, list[dict[str, str]]]:
-    """The ``data`` of a getData answer: each table an array, even the one-row main table."""
+    """The ``data`` of a getData answer: each table an array, even the one-row main table, and a
+    detail table without rows an empty one."""
     if wanted is None:
-        return {alias: [dict(row)] for alias, row in record.items()}
-    return {alias: [{f: record[alias][f] for f in fields}] for alias, fields in wanted.items()}
+        return {alias: [dict(row) for row in rows] for alias, rows in record.items()}
+    return {alias: [{f: row[f] for f in fields} for row in record[alias]] for alias, fields in wanted.items()}
 
 
 def normalize(table: TableDef, fdef: FieldDef, raw: Any) -> str:
@@ -110,11 +116,15 @@ def _scalar_text(raw: Any) -> str:
     return str(raw)
 
 
-def table_rows(obj: ObjectDef, data: Any) -> dict[str, dict[str, Any]]:
-    """setData's ``data`` → {alias: row}, table and field names matched case-insensitively."""
+def table_rows(obj: ObjectDef, data: Any) -> dict[str, list[dict[str, Any]]]:
+    """setData's ``data`` → {alias: rows}, table and field names matched case-insensitively.
+
+    Only the tables present in ``data`` are touched by the write: a detail table the request does
+    not name keeps its rows, while ``"CUSBRANCH": []`` names it with no rows and so deletes them all.
+    """
     if not isinstance(data, Mapping):
         raise invalid_request('setData needs "data": {TABLE: [{FIELD: value}]}')
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, list[dict[str, Any]]] = {}
     for name, rows in data.items():
         table = obj.table(str(name))
         if table is None:
@@ -123,16 +133,16 @@ def table_rows(obj: ObjectDef, data: Any) -> dict[str, dict[str, Any]]:
             rows = [rows]
         if not isinstance(rows, list) or not all(isinstance(r, Mapping) for r in rows):
             raise invalid_request(f"data.{name} must be an array of objects")
-        if len(rows) > 1:
+        if len(rows) > 1 and not obj.is_detail(table):
             raise business_error(f"Table {table.alias} of {obj.name} holds a single row; got {len(rows)}")
-        out[table.alias] = dict(rows[0]) if rows else {}
+        out[table.alias] = [dict(r) for r in rows]
     return out
 
 
 def build_record(
     store: RecordStore,
     key: int | None,
-    data: Mapping[str, Mapping[str, Any]],
+    data: Mapping[str, list[dict[str, Any]]],
     now: datetime,
     *,
     keep_stamps: bool = False,
@@ -142,44 +152,141 @@ def build_record(
 
     ``keep_stamps`` lets the control surface set INSDATE/UPDDATE as an ERP user's import would;
     otherwise read-only fields in ``data`` are ignored (the ERP ignores them too). ``calculate``
-    passes ``validate=False``: a half-filled form may be calculated, only posting checks it.
+    passes ``validate=False``: a half-filled form may be calculated, only posting checks it (a
+    LINENUM that names no line is refused either way: it is not a value but a reference).
+    Detail tables follow the LINENUM rules of ``merge_lines``. The header's UPDDATE becomes
+    ``now`` on every write, so a change to the branches alone moves it too.
     """
     obj = store.obj
+    inserting = key is None
+    owner = f"the new {obj.name} record" if key is None else f"{obj.name} record {key}"
     if key is None:
         key = store.next_key()
         record: Record = {
-            t.alias: {f: _INSERT_DEFAULTS.get(f, "") if t is obj.main else "" for f in t.field_names}
-            for t in obj.tables
+            t.alias: [{f: _INSERT_DEFAULTS.get(f, "") if t is obj.main else "" for f in t.field_names}]
+            for t in (obj.main, *obj.extras)
         }
-        for row in record.values():
-            row[obj.key] = str(key)
-        record[obj.main.alias]["INSDATE"] = format_datetime(now)
+        for rows in record.values():
+            rows[0][obj.key] = str(key)
+        record[obj.main.alias][0]["INSDATE"] = format_datetime(now)
+        for detail in obj.details:
+            record[detail.alias] = []
     else:
         current = store.get(key)
         if current is None:
             raise business_error(f"{obj.name} record {key} does not exist")
-        record = {alias: dict(row) for alias, row in current.items()}
-    for alias, values in data.items():
+        record = {alias: [dict(row) for row in rows] for alias, rows in current.items()}
+    next_row_id = store.next_row_id()
+    for alias, rows in data.items():
         table = obj.table(alias)
         assert table is not None
-        for name, raw in values.items():
-            fdef = table.field(str(name))
-            if fdef is None:
-                raise business_error(f"Field {table.alias}.{str(name).upper()} does not exist")
-            if fdef.read_only and not (keep_stamps and fdef.name in _STAMPS):
-                continue
-            record[alias][fdef.name] = normalize(table, fdef, raw)
-    main = record[obj.main.alias]
-    if not (keep_stamps and "UPDDATE" in {str(n).upper() for n in data.get(obj.main.alias, {})}):
+        if obj.is_detail(table):
+            record[alias], next_row_id = merge_lines(
+                table,
+                obj.key,
+                key,
+                owner,
+                record[alias],
+                rows,
+                next_row_id,
+                inserting=inserting,
+                validate=validate,
+            )
+        elif rows:
+            apply_values(table, record[alias][0], rows[0], keep_stamps=keep_stamps)
+    main = record[obj.main.alias][0]
+    if not (keep_stamps and "UPDDATE" in {str(n).upper() for r in data.get(obj.main.alias, []) for n in r}):
         main["UPDDATE"] = format_datetime(now)
     if not validate:
         return key, record
     for fdef in obj.main.fields:
         if fdef.required and not main[fdef.name].strip():
             raise business_error(f"Field {obj.main.alias}.{fdef.name} ({fdef.caption}) is required")
-    owner = store.key_of_code(main["CODE"])
-    if owner is not None and owner != key:
+    code_owner = store.key_of_code(main["CODE"])
+    if code_owner is not None and code_owner != key:
         raise business_error(
-            f"Duplicate value {main['CODE']!r} for field {obj.main.alias}.CODE: it belongs to record {owner}"
+            f"Duplicate value {main['CODE']!r} for field {obj.main.alias}.CODE: "
+            f"it belongs to record {code_owner}"
         )
     return key, record
+
+
+def apply_values(
+    table: TableDef, row: dict[str, str], values: Mapping[str, Any], *, keep_stamps: bool
+) -> None:
+    """Write the request's values of one row into ``row``, normalised; LINENUM is the caller's."""
+    for name, raw in values.items():
+        fdef = table.field(str(name))
+        if fdef is None:
+            raise business_error(f"Field {table.alias}.{str(name).upper()} does not exist")
+        if fdef.name == LINENUM or (fdef.read_only and not (keep_stamps and fdef.name in _STAMPS)):
+            continue
+        row[fdef.name] = normalize(table, fdef, raw)
+
+
+def merge_lines(
+    table: TableDef,
+    key_field: str,
+    key: int,
+    owner: str,
+    current: list[dict[str, str]],
+    incoming: list[dict[str, Any]],
+    next_row_id: int,
+    *,
+    inserting: bool,
+    validate: bool,
+) -> tuple[list[dict[str, str]], int]:
+    """A detail table after setData, by SoftOne's LINENUM rules (SOFTONE.md §3.4).
+
+    - a row whose LINENUM names an existing line updates that line with the fields it carries
+      (``{"LINENUM": n}`` alone keeps it unchanged);
+    - existing lines the request does not list are deleted;
+    - LINENUM >= 9000001 means a new line: the server gives it the next real LINENUM (one past
+      the highest line the record had) and a new row id;
+    - on insert, ``0`` or no LINENUM also means a new line (integrators' documents send that);
+      on update they are refused like any LINENUM below 9000001 that names no line, with a
+      business error naming it: an update row without a line number is ambiguous (which line?)
+      and replaying it could add lines twice, so the simulator is the strict reading.
+
+    Returns the rows in LINENUM order and the next free row id.
+    """
+    lines = {int(row[LINENUM]): row for row in current}
+    next_line = max(lines, default=0) + 1
+    linenum = table.field(LINENUM)
+    assert linenum is not None and table.row_id
+    out: list[dict[str, str]] = []
+    listed: set[int] = set()
+    for position, values in enumerate(incoming, 1):
+        where = f"{table.alias} row {position}"
+        raw = next((v for n, v in values.items() if str(n).upper() == LINENUM), None)
+        text = normalize(table, linenum, raw)
+        line = int(text) if text else 0
+        if line < 0:
+            raise business_error(f"{where}: invalid LINENUM {line}")
+        if line >= NEW_LINE_FROM or (line == 0 and inserting):
+            row = {f: _DETAIL_DEFAULTS.get(f, "") for f in table.field_names}
+            row.update({LINENUM: str(next_line), table.row_id: str(next_row_id), key_field: str(key)})
+            next_line += 1
+            next_row_id += 1
+        elif line in lines:
+            if line in listed:
+                raise business_error(f"{where}: LINENUM {line} is listed twice")
+            listed.add(line)
+            row = dict(lines[line])
+        else:
+            named = f"LINENUM {line}" if text else "a row without LINENUM"
+            raise business_error(
+                f"{where}: {named} does not exist in {owner}; list kept lines by their LINENUM, "
+                f"new lines use LINENUM {NEW_LINE_FROM} and up"
+            )
+        apply_values(table, row, values, keep_stamps=False)
+        if validate:
+            for fdef in table.fields:
+                if fdef.required and not row[fdef.name].strip():
+                    raise business_error(
+                        f"Field {table.alias}.{fdef.name} ({fdef.caption}) is required ({where}, "
+                        f"LINENUM {text or 'none'})"
+                    )
+        out.append(row)
+    out.sort(key=lambda row: int(row[LINENUM]))
+    return out, next_row_id

@@ -2,7 +2,8 @@
 
 This is what getObjects / getObjectTables / getTableFields / getBrowserInfo describe, and what
 setData validates against. Two objects, shaped like a real S1 install: CUSTOMER (main table alias
-CUSTOMER on the physical table TRDR, plus the CUSEXTRA extension table) and ITEM (ITEM on MTRL).
+CUSTOMER on the physical table TRDR, the one-row CUSEXTRA extension table and the CUSBRANCH detail
+table of branches, whose rows setData identifies by LINENUM) and ITEM (ITEM on MTRL).
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class TableDef:
     dbname: str  # the physical table (TRDR, TRDEXTRA)
     caption: str
     fields: tuple[FieldDef, ...]
+    row_id: str = ""
+    """Detail tables only: the server-assigned identity column of a row (TRDBRANCH)."""
 
     def field(self, name: str) -> FieldDef | None:
         upper = name.upper()
@@ -81,11 +84,17 @@ class ObjectDef:
     key: str  # key field of the main table (TRDR, MTRL)
     main: TableDef
     extras: tuple[TableDef, ...] = ()
+    """One-row extension tables (CUSEXTRA): a record has exactly one row in each."""
+    details: tuple[TableDef, ...] = ()
+    """Detail (child) tables (CUSBRANCH): zero or more rows, identified by LINENUM."""
     lists: tuple[BrowserList, ...] = field(default=())
 
     @property
     def tables(self) -> tuple[TableDef, ...]:
-        return (self.main, *self.extras)
+        return (self.main, *self.extras, *self.details)
+
+    def is_detail(self, table: TableDef) -> bool:
+        return table in self.details
 
     def table(self, name: str) -> TableDef | None:
         upper = name.upper()
@@ -139,6 +148,27 @@ CUSTOMER = ObjectDef(
                 FieldDef("BOOL01", "Επιλογή 1", "bool"),
                 FieldDef("DATE01", "Ημερομηνία 1", "date"),
             ),
+        ),
+    ),
+    details=(
+        TableDef(
+            alias="CUSBRANCH",
+            dbname="TRDBRANCH",
+            caption="Υποκαταστήματα",
+            fields=(
+                FieldDef("LINENUM", "Α/Α γραμμής", "int"),
+                FieldDef("TRDBRANCH", "Α/Α υποκαταστήματος", "int", read_only=True),
+                FieldDef("TRDR", "Α/Α συναλλασσόμενου", "int", read_only=True),
+                FieldDef("CODE", "Κωδικός", size=25),
+                FieldDef("NAME", "Επωνυμία", size=128, required=True),
+                FieldDef("ADDRESS", "Διεύθυνση", size=128),
+                FieldDef("CITY", "Πόλη", size=50),
+                FieldDef("ZIP", "Τ.Κ.", size=10),
+                FieldDef("PHONE1", "Τηλέφωνο", size=30),
+                FieldDef("EMAIL", "Email", size=100),
+                FieldDef("ISACTIVE", "Ενεργό", "bool"),
+            ),
+            row_id="TRDBRANCH",
         ),
     ),
     lists=(

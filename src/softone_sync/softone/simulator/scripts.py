@@ -55,9 +55,9 @@ def customers_changed_since(stores: Mapping[str, RecordStore], params: Params) -
     lo = bisect_left(range(base.count), since_s, key=base.upd_seconds)
     since_text = since.isoformat(" ")
     extras = sorted(
-        ((seconds_of(rec["CUSTOMER"]["UPDDATE"]), key), key)
+        ((seconds_of(rec["CUSTOMER"][0]["UPDDATE"]), key), key)
         for key, rec in overlay.items()
-        if rec is not None and rec["CUSTOMER"]["UPDDATE"] >= since_text
+        if rec is not None and rec["CUSTOMER"][0]["UPDDATE"] >= since_text
     )
     excluded = [key - 1 for key in overlay if 1 <= key <= base.count]
     result = MergedRange(lo, base.count, excluded, extras, lambda i: (base.upd_seconds(i), i + 1))

@@ -200,7 +200,7 @@ def get_data(sim: Simulator, params: Params) -> Payload:
     record = store.get(key) if key is not None else None
     if record is None:
         raise ServiceError(2001, MSG_DATA_NOT_FOUND)
-    main = record[store.obj.main.alias]
+    main = record[store.obj.main.alias][0]
     return {
         "success": True,
         "readOnly": False,
@@ -228,8 +228,14 @@ def calculate(sim: Simulator, params: Params) -> Payload:
     data = table_rows(store.obj, params.get("data") or {})
     _, record = build_record(store, key, data, sim.now(), validate=False)
     if key is None:  # an unsaved record has no id yet
-        for row in record.values():
-            row[store.obj.key] = ""
+        for rows in record.values():
+            for row in rows:
+                row[store.obj.key] = ""
+    first_new = store.next_row_id()
+    for detail in store.obj.details:  # nor have unsaved detail lines (their LINENUM is shown)
+        for row in record[detail.alias]:
+            if int(row[detail.row_id]) >= first_new:
+                row[detail.row_id] = ""
     return {"success": True, "readOnly": False, "data": project(record, wanted)}
 
 

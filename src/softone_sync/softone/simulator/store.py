@@ -1,6 +1,8 @@
 """One object's records: generated base rows plus an overlay of changes made in the simulator.
 
-A record is ``{table alias: row}`` (CUSTOMER, CUSEXTRA) with every value a string. The overlay maps
+A record is ``{table alias: rows}`` with every value a string, shaped like getData's ``data``:
+exactly one row in the main and extension tables (CUSTOMER, CUSEXTRA), zero or more in detail
+tables (CUSBRANCH). The overlay maps
 a key to its full new record, or to ``None`` when deleted; inserted records get keys after the
 base range. Records in the overlay are replaced, never mutated, so a shallow copy of the overlay
 (``snapshot()``) pins the state a browser reqID saw at a cost of O(changes).
@@ -12,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from softone_sync.softone.simulator.data import (
+    DETAIL_ROWS_MAX,
     EPOCH,
     BaseTable,
     CustomerBase,
@@ -21,7 +24,8 @@ from softone_sync.softone.simulator.data import (
 )
 from softone_sync.softone.simulator.schema import ObjectDef, TableDef
 
-Record = dict[str, dict[str, str]]
+Row = dict[str, str]
+Record = dict[str, list[Row]]
 Overlay = Mapping[int, Record | None]
 
 
@@ -39,6 +43,8 @@ class RecordStore:
         self._overlay: dict[int, Record | None] = {}
         self._codes: dict[str, int] = {}  # CODE -> key, for overlay records only
         self._next_key = base.count + 1
+        # Detail rows' ids (TRDBRANCH) are unique across the table; generated ones stay below this.
+        self._next_row_id = base.count * DETAIL_ROWS_MAX + 1
 
     @classmethod
     def for_object(cls, obj: ObjectDef, seed: int, count: int) -> RecordStore:
@@ -53,10 +59,14 @@ class RecordStore:
         return dict(self._overlay)
 
     def base_record(self, index: int) -> Record:
+        """The whole generated record, detail rows included (only getData/setData need those)."""
         key = index + 1
-        record: Record = {self.obj.main.alias: self.base.row(index)}
+        record: Record = {self.obj.main.alias: [self.base.row(index)]}
         for extra in self.obj.extras:
-            record[extra.alias] = empty_extra_row(key, extra.field_names, self.obj.key)
+            record[extra.alias] = [empty_extra_row(key, extra.field_names, self.obj.key)]
+        details = self.base.details(index)
+        for detail in self.obj.details:
+            record[detail.alias] = details.get(detail.alias, [])
         return record
 
     def get(self, key: int, overlay: Overlay | None = None) -> Record | None:
@@ -71,7 +81,7 @@ class RecordStore:
         view = self._overlay if overlay is None else overlay
         if key in view:
             record = view[key]
-            return None if record is None else record[self.obj.main.alias]
+            return None if record is None else record[self.obj.main.alias][0]
         if 1 <= key <= self.base.count:
             return self.base.row(key - 1)
         return None
@@ -90,17 +100,27 @@ class RecordStore:
         """The key the next insert gets; consumed only when ``put`` stores it."""
         return self._next_key
 
+    def next_row_id(self) -> int:
+        """The id the next new detail row gets; consumed only when ``put`` stores it."""
+        return self._next_row_id
+
     def put(self, key: int, record: Record) -> None:
         self._forget_code(key)
         self._overlay[key] = record
-        code = record[self.obj.main.alias].get("CODE", "")
+        code = record[self.obj.main.alias][0].get("CODE", "")
         if code:
             self._codes[code.upper()] = key
         if key >= self._next_key:
             self._next_key = key + 1
+        for detail in self.obj.details:
+            for row in record[detail.alias]:
+                row_id = int(row[detail.row_id])
+                if row_id >= self._next_row_id:
+                    self._next_row_id = row_id + 1
 
     def delete(self, key: int) -> bool:
-        if self.get(key) is None:
+        """Delete a record with its detail rows (they live in the record, so they go with it)."""
+        if self.main_row(key) is None:
             return False
         self._forget_code(key)
         self._overlay[key] = None
@@ -109,7 +129,7 @@ class RecordStore:
     def _forget_code(self, key: int) -> None:
         previous = self._overlay.get(key)
         if previous is not None:
-            self._codes.pop(previous[self.obj.main.alias].get("CODE", "").upper(), None)
+            self._codes.pop(previous[self.obj.main.alias][0].get("CODE", "").upper(), None)
 
     def table(self, alias: str) -> TableDef | None:
         return self.obj.table(alias)

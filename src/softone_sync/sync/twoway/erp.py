@@ -67,10 +67,17 @@ class ErpSide:
             data = await self.client.get_data(self.layout.object_, erp_id)
         except DataNotFound:
             return None
+        # Without LOCATEINFO getData answers every table of the object, detail tables (CUSBRANCH,
+        # ITELINES) included: only the tables the mapping reads make up the record, or a bare
+        # erpField such as NAME would be ambiguous (CUSTOMER.NAME, CUSBRANCH.NAME).
+        tables = {self.layout.object_, *(target.table for target in self.layout.erp_fields.values())}
+        updated_table, dot, _ = self.config.two_way.updated_field.strip().upper().rpartition(".")
+        if dot:
+            tables.add(updated_table)
         fields: list[str] = []
         row: list[str] = []
         for alias, rows in data.items():
-            if not rows:
+            if not rows or alias.upper() not in tables:
                 continue
             for name, value in rows[0].items():
                 fields.append(f"{alias.upper()}.{name.upper()}")
