@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
-from decimal import Decimal
 from typing import Any
 
 from softone_sync.config import Settings, get_settings
@@ -26,7 +24,7 @@ from softone_sync.sync.config import (
     IntegrationConfigError,
     parse_integration_config,
 )
-from softone_sync.sync.mapping import FieldResolutionError, resolve_field
+from softone_sync.sync.mapping import VALUE_TYPES, FieldResolutionError, resolve_field
 from softone_sync.sync.source import sql_params
 from softone_sync.sync.target import (
     TargetError,
@@ -36,19 +34,6 @@ from softone_sync.sync.target import (
     required_unmapped,
     unique_key_backed,
 )
-
-# The Python type each conversion produces: what the target column must be able to hold.
-VALUE_TYPES: dict[str, type] = {
-    "string": str,
-    "strip": str,
-    "upper": str,
-    "lower": str,
-    "int": int,
-    "decimal": Decimal,
-    "bool": bool,
-    "date": date,
-    "datetime": datetime,
-}
 
 
 @dataclass(frozen=True)
