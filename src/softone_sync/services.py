@@ -360,6 +360,8 @@ async def find_connection(db: Database, id_or_name: str) -> SoftOneConnection:
 
 def _check_connection_fields(values: dict[str, Any]) -> None:
     """What ConnectionSettings would refuse at run time, refused at write time instead."""
+    import httpx
+
     from softone_sync.softone.client import ConnectionSettings
 
     try:
@@ -372,6 +374,10 @@ def _check_connection_fields(values: dict[str, Any]) -> None:
             max_concurrency=values["maxConcurrentRequests"],
             erp_timezone=values["erpTimezone"],
         )
+    except httpx.InvalidURL as exc:
+        # An unparsable URL (bad port, unclosed IPv6 bracket); httpx's message names the part, and
+        # never the user-info, so it cannot leak a password put in the URL.
+        raise InvalidInput([{"field": "baseUrl", "message": f"not a valid URL: {exc}"}]) from None
     except ValueError as exc:
         text = str(exc)
         field = {"base_url": "baseUrl", "erp_timezone": "erpTimezone", "app_id": "appId"}

@@ -33,6 +33,16 @@ if TYPE_CHECKING:
 
 SIDES = ("erp", "app")
 
+# Conflict ids are BIGINT on both dialects; a larger number cannot name a row, and handing it to
+# the driver raises OverflowError (SQLite) or DataError (PostgreSQL) instead of "not found".
+MAX_CONFLICT_ID = 2**63 - 1
+
+
+def check_conflict_id(conflict_id: int) -> None:
+    """:class:`NotFound` for an id no ``sync_conflicts`` row can have, before any query."""
+    if not 1 <= conflict_id <= MAX_CONFLICT_ID:
+        raise NotFound(f"no conflict with id {conflict_id}")
+
 
 @contextmanager
 def two_way_refusals() -> Iterator[None]:
@@ -211,6 +221,7 @@ async def resolve_conflict(db: Database, conflict_id: int, side: str) -> Conflic
 
     if side not in SIDES:
         raise InvalidInput([{"field": "side", "message": f"must be 'erp' or 'app', not {side!r}"}])
+    check_conflict_id(conflict_id)
     try:
         return await resolve(db, conflict_id, side)
     except ConflictNotFound as exc:

@@ -24,7 +24,9 @@ def build_conflicts_router(service: SyncService | None = None) -> APIRouter:
     @router.get("/{conflict_id}")
     async def get_conflict(conflict_id: int, svc: SyncService = Depends(admin)) -> dict[str, Any]:
         from softone_sync.sync.twoway.status import get_conflict as find
+        from softone_sync.two_way_admin import check_conflict_id
 
+        check_conflict_id(conflict_id)
         conflict = await find(svc.db, conflict_id)
         if conflict is None:
             raise NotFound(f"no conflict with id {conflict_id}")

@@ -9,8 +9,9 @@ and the "never a stack trace" promise must travel with the routes.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -135,6 +136,48 @@ def _too_large(limit: int) -> ApiError:
     return ApiError(413, "body-too-large", f"request body exceeds {limit} bytes")
 
 
+NUL_MESSAGE = "must not contain the NUL character (\\u0000)"
+
+
+def nul_fields(request: Request, body: bytes) -> list[dict[str, str]]:
+    """The path/query parameters and JSON body fields holding a NUL character, as field errors.
+
+    PostgreSQL text cannot store NUL (the driver fails with a DataError, which would be a 500) and
+    no name, id, cron expression or ERP field legitimately contains one, so every route refuses it
+    up front, on both dialects alike, naming the field.
+    """
+    errors = [
+        {"field": name, "message": NUL_MESSAGE}
+        for source in (request.path_params.items(), request.query_params.multi_items())
+        for name, value in source
+        if isinstance(value, str) and "\x00" in value
+    ]
+    # In JSON text a NUL can only be the escape \u0000 (a raw one is malformed JSON, refused by
+    # the parser); the byte test keeps the common case from parsing the body twice.
+    if b"\\u0000" in body:
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return errors  # malformed: FastAPI's own parser reports it
+        errors.extend({"field": path or "body", "message": NUL_MESSAGE} for path in _nul_paths(document, ""))
+    return errors
+
+
+def _nul_paths(value: object, path: str) -> Iterator[str]:
+    if isinstance(value, str):
+        if "\x00" in value:
+            yield path
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            if "\x00" in key:
+                yield path or "body"
+                continue
+            yield from _nul_paths(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _nul_paths(item, f"{path}[{index}]")
+
+
 class JsonErrorRoute(APIRoute):
     """An APIRoute that caps the body and turns every failure into the JSON error shape."""
 
@@ -150,8 +193,9 @@ class JsonErrorRoute(APIRoute):
             try:
                 # Read (and cap) the body before FastAPI does: its own reader turns any error
                 # raised while reading into a 400.
-                if request.method in ("POST", "PUT", "PATCH"):
-                    await limited.body()
+                body = await limited.body() if request.method in ("POST", "PUT", "PATCH") else b""
+                if refused := nul_fields(limited, body):
+                    return error_response(422, "invalid-request", refused)
                 return await handler(limited)
             except ApiError as exc:
                 return exc.response()

@@ -109,7 +109,9 @@ def validate_timezone(name: str) -> ZoneInfo:
         if ".." in cleaned or cleaned.startswith("/"):
             raise ZoneInfoNotFoundError(cleaned)
         return ZoneInfo(cleaned)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: ZoneInfo opens a file named after the key, and a name longer than the file
+        # system allows fails with ENAMETOOLONG instead of "not found".
         suggestions = difflib.get_close_matches(cleaned, sorted(available_timezones()), n=3, cutoff=0.6)
         hint = (
             f" (did you mean {', '.join(suggestions)}?)"
