@@ -134,3 +134,11 @@ async def test_pages_send_security_headers(admin: httpx.AsyncClient) -> None:
 def _row(html: str, integration_id: str) -> str:
     start = html.index(f'data-integration="{integration_id}"')
     return html[html.rindex("<tr", 0, start) : html.index("</tr>", start)]
+
+
+async def test_a_nul_in_an_id_is_a_not_found_page_not_a_server_error(admin: httpx.AsyncClient) -> None:
+    """PostgreSQL cannot compare text holding NUL; the dashboard answers 404 before asking it."""
+    for path in ("/integrations/a%00b", "/runs/a%00b"):
+        response = await admin.get(path)
+        assert response.status_code == 404, path
+        assert "text/html" in response.headers["content-type"]

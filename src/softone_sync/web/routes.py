@@ -77,6 +77,9 @@ class DashboardRoute(APIRoute):
         handler = super().get_route_handler()
 
         async def guarded(request: Request) -> Response:
+            if any("\x00" in str(value) for value in request.path_params.values()):
+                # No id contains NUL, and PostgreSQL cannot even compare one (a DataError, a 500).
+                return render_error(request, 404, "Not found.")
             try:
                 return await handler(request)
             except LoginRequired:
@@ -90,14 +93,14 @@ class DashboardRoute(APIRoute):
             except RequestValidationError:
                 return render_error(request, 400, "The form was incomplete. Reload the page and try again.")
             except Exception as exc:
-                log.error(
+                log.error(  # the traceback is for the operator (secrets are masked by our logging)
                     "dashboard error %s on %s %s",
                     type(exc).__name__,
                     request.method,
                     request.url.path,
+                    exc_info=exc,
                     extra={"action": "dashboard_error"},
                 )
-                log.debug("dashboard error detail", exc_info=exc)
                 return render_error(request, 500, "Something went wrong on the server; see the server log.")
 
         return guarded
