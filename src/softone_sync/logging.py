@@ -5,8 +5,8 @@ Callers prefix their own lines (``[CRON] ``, ``[SYNC] ``) and pass structured co
 emits those as fields so log pipelines can filter on them.
 
 Redaction works on values, not on key names: the configured ``CRON_SECRET``, ``ADMIN_TOKEN`` and
-``SECRET_KEY`` plus anything registered at runtime (:func:`register_secret` — ERP passwords,
-session clientIDs) are replaced by ``***`` wherever they appear: message, arguments, extras and
+``SECRET_KEY``, the database password, plus anything registered at runtime (:func:`register_secret` —
+ERP passwords, the webhook URL) are replaced by ``***`` wherever they appear: message, arguments, extras and
 tracebacks. Masking happens in layers on purpose: a record factory masks message and traceback as
 each record is born (so every handler, ours or not, sees clean records), the handler's filter masks
 the ``extra`` context fields (attached after the factory runs), and our formatters mask their final
@@ -74,7 +74,7 @@ _secrets = _SecretRegistry()
 
 
 def register_secret(value: str | SecretStr | None) -> None:
-    """Mask ``value`` in every log line from now on (e.g. an ERP password or a session clientID)."""
+    """Mask ``value`` in every log line from now on (e.g. an ERP password or a webhook URL)."""
     if isinstance(value, SecretStr):
         value = value.get_secret_value()
     if value:

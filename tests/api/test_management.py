@@ -215,6 +215,9 @@ async def test_validate_and_dry_run(client: httpx.Client, db: Database, simulato
     body = preview.json()
     assert (body["status"], body["dryRun"], body["created"]) == ("succeeded", True, 250)
     assert await count_rows(db, "customers") == 0
+    missing = client.post(f"/api/integrations/{'0' * 32}/dry-run", headers=admin())
+    assert missing.status_code == 404 and missing.json()["error"] == "not-found", missing.text
+    assert "no integration" in missing.json()["detail"]
 
 
 def test_runs_rejects_and_their_filters(

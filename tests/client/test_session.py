@@ -53,8 +53,9 @@ async def test_partial_context_that_matches_nothing_lists_what_exists(sim):
 async def test_session_is_reused_across_calls(sim):
     async with client_for(sim) as client:
         for _ in range(5):
-            await client.get_objects()
+            assert await client.get_objects()
     assert calls(sim, "login") == 1
+    assert calls(sim, "getObjects") == 5  # every call reached the ERP on the one session
 
 
 async def test_wrong_password_is_bad_credentials_and_not_retried(sim):

@@ -150,3 +150,29 @@ def test_database_password_and_webhook_url_are_masked_in_tracebacks() -> None:
     text = stream.getvalue()
     assert "Traceback" in text and "RuntimeError" in text
     assert "Sup3r-Secret-Pw" not in text and "T0K3N-abcdef" not in text
+
+
+def test_a_clients_erp_password_is_masked_in_logs() -> None:
+    """Creating a SoftOneClient registers its password: no log line can carry it, even by accident."""
+    import io
+    import logging
+
+    from softone_sync.config import load_settings
+    from softone_sync.logging import setup_logging
+    from softone_sync.softone import ConnectionSettings, SoftOneClient
+
+    stream = io.StringIO()
+    handler = setup_logging(load_settings(), stream=stream)
+    try:
+        SoftOneClient(
+            ConnectionSettings(
+                base_url="http://127.0.0.1:9/s1services",
+                username="u",
+                password="Erp-Pa55word!",
+                app_id="1001",
+            )
+        )
+        logging.getLogger("softone_sync.test").warning("login with Erp-Pa55word! failed")
+    finally:
+        logging.getLogger().removeHandler(handler)
+    assert "Erp-Pa55word!" not in stream.getvalue() and "***" in stream.getvalue()

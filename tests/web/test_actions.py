@@ -75,6 +75,6 @@ async def test_disable_then_enable_toggles_is_active(db: Database, admin: httpx.
 
 async def test_actions_on_an_unknown_integration_are_404(admin: httpx.AsyncClient) -> None:
     token = csrf_from((await admin.get("/")).text)
-    for action in ("disable", "run"):
+    for action in ("disable", "enable", "run", "dry-run"):
         response = await admin.post(f"/integrations/nope/{action}", data={"csrf_token": token})
-        assert response.status_code == 404
+        assert response.status_code == 404, action

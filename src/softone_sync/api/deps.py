@@ -98,7 +98,7 @@ def service_error_response(exc: ServiceError) -> JSONResponse:
 
 def internal_error_response(request: Request, exc: BaseException) -> JSONResponse:
     # The operator needs the traceback to find the bug; the client gets none of it. Known secrets
-    # (CRON_SECRET, ADMIN_TOKEN, SECRET_KEY, the database and ERP passwords, clientIDs) are masked
+    # (CRON_SECRET, ADMIN_TOKEN, SECRET_KEY, the database and ERP passwords, the webhook URL) are masked
     # in every log record, tracebacks included, by softone_sync.logging's redaction.
     log.error(
         "unexpected %s on %s %s",

@@ -100,7 +100,8 @@ def build_integrations_router(service: SyncService | None = None) -> APIRouter:
         """Fetch and compare without writing: what a run would create, update and delete."""
         from softone_sync.sync.run import AlreadyRunning, run_integration
 
-        await services.get_integration(svc.db, integration_id)
+        # No lookup first: run_integration loads the integration itself, and its IntegrationNotFound
+        # becomes the same 404 (run_refusal).
         try:
             result = await run_integration(
                 svc.db, integration_id, trigger="api", dry_run=True, settings=svc.settings

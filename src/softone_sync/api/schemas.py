@@ -20,6 +20,7 @@ from softone_sync.services import PUSH_REJECT_PREFIX, reject_kind
 
 if TYPE_CHECKING:
     from softone_sync.db.models import SlotLog, SoftOneConnection, SoftOneIntegration, SyncReject, SyncRun
+    from softone_sync.sync.run import RunResult
     from softone_sync.sync.twoway.status import ConflictView, TwoWayState
 
 _ID = Field(min_length=1, max_length=64)
@@ -278,13 +279,11 @@ def to_json(value: Any) -> Any:
     return str(value)
 
 
-def run_result_view(result: Any) -> dict[str, Any]:
-    """A finished :class:`~softone_sync.sync.run.RunResult` as the sync-integration answer."""
-    body = to_json(result)
-    assert isinstance(body, dict)
-    body["runId"] = body.get("runId", getattr(result, "run_id", None))
-    started, finished = getattr(result, "started_at", None), getattr(result, "finished_at", None)
-    if isinstance(started, datetime) and isinstance(finished, datetime):
-        body["durationSeconds"] = round((finished - started).total_seconds(), 3)
+def run_result_view(result: RunResult) -> dict[str, Any]:
+    """A finished :class:`~softone_sync.sync.run.RunResult` as the sync-integration answer.
+
+    The CLI's ``--json`` snake_case keys camelCased; ``preview``/``stats`` keys are data, kept as is.
+    """
+    body: dict[str, Any] = {camel(key): to_json(value) for key, value in result.as_dict().items()}
     body["statusUrl"] = f"/api/runs/{body['runId']}"
     return body

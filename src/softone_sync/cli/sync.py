@@ -82,7 +82,7 @@ def sync_command(
 
     result = _run(work)
     if as_json:
-        out.print_json(json.dumps(result_as_json(result)))
+        out.print_json(json.dumps(result.as_dict()))
     else:
         _print_result(result)
     raise typer.Exit(EXIT_OK if result.status == "succeeded" else EXIT_FAILED)
@@ -183,28 +183,6 @@ class _ProgressBar:
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
-
-
-def result_as_json(result: RunResult) -> dict[str, Any]:
-    return {
-        "run_id": result.run_id,
-        "integration_id": result.integration_id,
-        "status": result.status,
-        "dry_run": result.dry_run,
-        "fetched": result.fetched,
-        "created": result.created,
-        "updated": result.updated,
-        "unchanged": result.unchanged,
-        "deleted": result.deleted,
-        "failed": result.failed,
-        "pushed": result.pushed,
-        "started_at": result.started_at.isoformat(),
-        "finished_at": result.finished_at.isoformat() if result.finished_at else None,
-        "duration_seconds": round(result.duration, 3),
-        "error": result.error,
-        "preview": result.preview,
-        "stats": result.stats,
-    }
 
 
 def _print_result(result: RunResult) -> None:

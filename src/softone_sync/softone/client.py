@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from softone_sync.logging import register_secret
+
 from .browser import BrowserInfo, BrowserPage, iterate_pages, page_from_answer
 from .codec import (
     BodyNotJson,
@@ -189,6 +191,9 @@ class SoftOneClient:
     ) -> None:
         self.settings = settings
         self.session: SessionInfo | None = None
+        # Masked in every log record, tracebacks included. (ClientIDs are never put in a message or
+        # repr in the first place; registering each new one would grow the mask without bound.)
+        register_secret(settings.password)
         self._url = settings.base_url
         self._display_url = safe_url(settings.base_url)
         self._tz = timezone_of(settings.erp_timezone)

@@ -140,6 +140,28 @@ class RunResult:
         end = self.finished_at or utcnow()
         return (end - self.started_at).total_seconds()
 
+    def as_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready snake_case: the CLI prints it, the API camelCases its keys."""
+        return {
+            "run_id": self.run_id,
+            "integration_id": self.integration_id,
+            "status": self.status,
+            "dry_run": self.dry_run,
+            "fetched": self.fetched,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "deleted": self.deleted,
+            "failed": self.failed,
+            "pushed": self.pushed,
+            "started_at": self.started_at.isoformat(),
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "duration_seconds": round(self.duration, 3),
+            "error": self.error,
+            "preview": self.preview,
+            "stats": self.stats,
+        }
+
 
 @dataclass
 class _Totals:
@@ -157,6 +179,20 @@ class _Totals:
     max_cursor: datetime | None = None
     preview: PagePreview = field(default_factory=PagePreview)
     timings: dict[str, float] = field(default_factory=lambda: {"fetch": 0.0, "map": 0.0, "write": 0.0})
+
+    def preview_json(self) -> dict[str, Any]:
+        """What a dry or held run would have done (``RunResult.preview``)."""
+        return {
+            "create": self.created,
+            "update": self.updated,
+            "unchanged": self.unchanged,
+            "delete": self.deleted,
+            "failed": self.failed,
+            "samples": {
+                "create": [s.as_json() for s in self.preview.create_samples],
+                "update": [s.as_json() for s in self.preview.update_samples],
+            },
+        }
 
 
 def default_owner() -> str:
@@ -304,13 +340,12 @@ class _Runner:
             raise AlreadyRunning(holder[1] if holder else None)
         # Started once the lease is ours: consecutive runs of one integration never overlap in time.
         self.started = utcnow()
-        heartbeat: asyncio.Task[None] | None = None
         result = RunResult(
             self.run_id, self.integration.id, "failed", started_at=self.started, dry_run=self.dry_run
         )
         try:
             await self._insert_run_row()
-            heartbeat = self._heartbeat_task = asyncio.create_task(self._heartbeat())
+            self._heartbeat_task = asyncio.create_task(self._heartbeat())
             log.info(
                 "[SYNC] integration=%s run=%s started (%s, %s%s)",
                 self.integration.id,
@@ -326,8 +361,8 @@ class _Runner:
             await asyncio.shield(self._finish(result))
             raise
         finally:
-            if heartbeat is not None:
-                heartbeat.cancel()
+            if self._heartbeat_task is not None:
+                self._heartbeat_task.cancel()
             if self.lease is not None:
                 await asyncio.shield(release_lease(self.db, self.lease))
         return result
@@ -395,7 +430,7 @@ class _Runner:
             if self.sweeps:
                 totals.deleted = await writer.count_unseen(conn, self.integration.id)
                 await conn.commit()
-            result.preview = _preview_of(totals)
+            result.preview = totals.preview_json()
             return totals
         if self.two_way is not None:
             await self._push(client, conn, self.two_way)
@@ -404,7 +439,7 @@ class _Runner:
             held = await self._guard_verdict(conn, writer, target, preview)
             if held is not None:
                 result.status, result.error = "held", held
-                result.preview = _preview_of(preview)
+                result.preview = preview.preview_json()
                 return preview
             # The real pass starts with an empty "seen keys" table (duplicates, deletions).
             await writer.forget_seen(conn)
@@ -434,10 +469,8 @@ class _Runner:
             window_start=since,
         )
         open_rejects = set() if preview else await reject_store.open_reject_keys(conn, self.integration.id)
-        if not preview and self.two_way is not None:
-            held = self.pull_guard.held if self.pull_guard is not None else 0
+        if not preview and self.two_way is not None:  # a run has at most one writing pass
             self.pull_guard = PullGuard(self.integration.id, self.two_way, self.columns)
-            self.pull_guard.held = held
         if not preview:
             await conn.commit()
         cursor_saved = False
@@ -494,8 +527,7 @@ class _Runner:
         now = utcnow()
         guard = self.pull_guard
         async with conn.begin():
-            # A key an earlier page wrote (the ERP repeating a unique identifier) becomes a reject.
-            mapper.reject_repeated(mapped, await writer.claim_written(conn, mapped.record_keys))
+            await _claim_page(conn, writer, mapper, mapped)
             rows = mapped.rows
             if guard is not None:
                 # Two-way: the page's writes are the sync's own (no capture), rows with unpushed
@@ -515,32 +547,50 @@ class _Runner:
             if guard is not None:
                 await guard.record_page(conn, rows)
                 await resume_capture(conn, self.integration.id)
-            if self.sweeps:
-                await writer.record_seen(conn, _rejected_keys(mapped))
-            resolved: list[str] = []
-            if open_rejects:
-                resolved = [k for k in mapped.record_keys if k in open_rejects]
-                resolved += [f"$key:{i}" for i in mapped.record_ids if i and f"$key:{i}" in open_rejects]
-            if resolved:
-                totals.rejects_resolved += await reject_store.resolve_rejects(
-                    conn, integration_id=self.integration.id, record_keys=resolved, now=now
-                )
-                open_rejects.difference_update(resolved)
-            room = MAX_STORED_REJECTS - totals.rejects_stored
-            if mapped.rejects and room > 0:
-                stored = mapped.rejects[:room]
-                await reject_store.store_rejects(
-                    conn,
-                    dialect=self.db.dialect,
-                    integration_id=self.integration.id,
-                    run_id=self.run_id,
-                    rejects=stored,
-                    now=now,
-                )
-                totals.rejects_stored += len(stored)
-                open_rejects.update(r.record_key for r in stored)
+            await self._record_rejected_seen(conn, writer, mapped)
+            await self._settle_rejects(conn, mapped, totals, open_rejects, now)
             if last and self.config.mode == "incremental":
                 await self._save_cursor(conn, totals.max_cursor)
+
+    async def _settle_rejects(
+        self,
+        conn: AsyncConnection,
+        mapped: MappedPage,
+        totals: _Totals,
+        open_rejects: set[str],
+        now: datetime,
+    ) -> None:
+        """In the page's transaction: resolve the open rejects the page wrote, store its new ones."""
+        resolved: list[str] = []
+        if open_rejects:
+            resolved = [k for k in mapped.record_keys if k in open_rejects]
+            by_id = (f"$key:{i}" for i in mapped.record_ids if i)
+            resolved += [k for k in by_id if k in open_rejects]
+        if resolved:
+            totals.rejects_resolved += await reject_store.resolve_rejects(
+                conn, integration_id=self.integration.id, record_keys=resolved, now=now
+            )
+            open_rejects.difference_update(resolved)
+        room = MAX_STORED_REJECTS - totals.rejects_stored
+        if mapped.rejects and room > 0:
+            stored = mapped.rejects[:room]
+            await reject_store.store_rejects(
+                conn,
+                dialect=self.db.dialect,
+                integration_id=self.integration.id,
+                run_id=self.run_id,
+                rejects=stored,
+                now=now,
+            )
+            totals.rejects_stored += len(stored)
+            open_rejects.update(r.record_key for r in stored)
+
+    async def _record_rejected_seen(
+        self, conn: AsyncConnection, writer: PageWriter, mapped: MappedPage
+    ) -> None:
+        """Rejected rows whose key is known are still in the ERP: a deletion sweep must spare them."""
+        if self.sweeps:
+            await writer.record_seen(conn, [r.record_key for r in mapped.rejects if r.key is not None])
 
     async def _preview_page(
         self,
@@ -552,7 +602,7 @@ class _Runner:
         totals: _Totals,
     ) -> None:
         # Only the run's temporary "seen keys" table is written; the target and our tables are not.
-        mapper.reject_repeated(mapped, await writer.claim_written(conn, mapped.record_keys))
+        await _claim_page(conn, writer, mapper, mapped)
         if mapped.rows:
             preview = await writer.preview_page(
                 conn, target, self.columns, mapped.rows, samples=SAMPLES_PER_KIND
@@ -561,8 +611,7 @@ class _Runner:
             totals.updated += preview.would_update
             totals.unchanged += preview.unchanged
             totals.preview.add(preview, samples=SAMPLES_PER_KIND)
-        if self.sweeps:
-            await writer.record_seen(conn, _rejected_keys(mapped))
+        await self._record_rejected_seen(conn, writer, mapped)
         await conn.commit()
 
     async def _sweep(
@@ -761,7 +810,7 @@ class _Runner:
             "timings": {k: round(v, 3) for k, v in totals.timings.items()}
             | {"total": round(result.duration, 3)},
         }
-        if self.incremental or self.config.mode == "incremental":
+        if self.config.mode == "incremental":  # also when --full ignored the cursor
             stats["cursor"] = totals.max_cursor.isoformat() if totals.max_cursor else None
         if self.capture_missing:
             stats["direction"] = (
@@ -859,23 +908,12 @@ class _Runner:
             log.debug("progress callback failed", exc_info=True)
 
 
-def _preview_of(totals: _Totals) -> dict[str, Any]:
-    return {
-        "create": totals.created,
-        "update": totals.updated,
-        "unchanged": totals.unchanged,
-        "delete": totals.deleted,
-        "failed": totals.failed,
-        "samples": {
-            "create": [s.as_json() for s in totals.preview.create_samples],
-            "update": [s.as_json() for s in totals.preview.update_samples],
-        },
-    }
-
-
-def _rejected_keys(mapped: MappedPage) -> list[str]:
-    """Rejected rows whose key is known: the ERP still has them, so a sweep must not delete them."""
-    return [r.record_key for r in mapped.rejects if r.key is not None]
+async def _claim_page(
+    conn: AsyncConnection, writer: PageWriter, mapper: RowMapper, mapped: MappedPage
+) -> None:
+    """Claim the page's keys in the run's "seen keys" table; a key an earlier page wrote (the ERP
+    repeating a unique identifier) becomes a reject."""
+    mapper.reject_repeated(mapped, await writer.claim_written(conn, mapped.record_keys))
 
 
 def _message_of(exc: BaseException) -> str:

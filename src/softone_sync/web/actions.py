@@ -14,7 +14,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from softone_sync.config import Settings
@@ -41,7 +41,6 @@ class Launch:
     run_id: str
     integration_id: str
     dry_run: bool
-    started: float = field(default_factory=time.monotonic)
     done: bool = False
     error: str | None = None  # set when the run ended without (or before) recording itself
 

@@ -111,6 +111,8 @@ class IntegrationSummary:
     runs_24h: int = 0
     failures_24h: int = 0
     open_rejects: int = 0
+    # The parsed configJson, kept so the detail page does not read the row a second time.
+    config: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def failing(self) -> bool:
@@ -175,18 +177,7 @@ async def list_integrations(db: Database, *, integration_id: str | None = None) 
             stmt = stmt.where(SoftOneIntegration.id == integration_id)
         rows = (await session.execute(stmt)).all()
         summaries = {
-            integration.id: IntegrationSummary(
-                id=integration.id,
-                name=integration.name,
-                connection_id=integration.connectionId,
-                connection_name=connection_name,
-                is_active=bool(integration.isActive),
-                direction=_direction(_config(integration.configJson)),
-                schedule=ScheduleView.from_config(_config(integration.configJson)),
-                next_run_at=as_utc(integration.nextRunAt),
-                last_sync_at=as_utc(integration.lastSyncAt),
-            )
-            for integration, connection_name in rows
+            integration.id: _summary(integration, connection_name) for integration, connection_name in rows
         }
         if not summaries:
             return []
@@ -208,6 +199,22 @@ async def list_integrations(db: Database, *, integration_id: str | None = None) 
         for iid, open_count in rejects.all():
             summaries[iid].open_rejects = int(open_count)
     return list(summaries.values())
+
+
+def _summary(integration: SoftOneIntegration, connection_name: str) -> IntegrationSummary:
+    config = _config(integration.configJson)
+    return IntegrationSummary(
+        id=integration.id,
+        name=integration.name,
+        connection_id=integration.connectionId,
+        connection_name=connection_name,
+        is_active=bool(integration.isActive),
+        direction=_direction(config),
+        schedule=ScheduleView.from_config(config),
+        next_run_at=as_utc(integration.nextRunAt),
+        last_sync_at=as_utc(integration.lastSyncAt),
+        config=config,
+    )
 
 
 async def _latest_finished_runs(session: AsyncSession, ids: list[str]) -> list[SyncRun]:
@@ -252,9 +259,6 @@ async def integration_detail(db: Database, integration_id: str) -> IntegrationDe
     if not summaries:
         return None
     async with db.session() as session:
-        config = _config(
-            await session.scalar(sa.select(SoftOneIntegration.configJson).filter_by(id=integration_id))
-        )
         runs = (
             await session.scalars(
                 sa.select(SyncRun)
@@ -310,7 +314,7 @@ async def integration_detail(db: Database, integration_id: str) -> IntegrationDe
         )
     return IntegrationDetail(
         summary=summaries[0],
-        config=config,
+        config=summaries[0].config,
         runs=[RunView.from_row(run) for run in runs],
         slots=list(slots),
         rejects=list(rejects),
