@@ -97,6 +97,10 @@ def _signature(active: bool, schedule: Any, has_next: bool) -> str:
     return f"{bool(active)}|{json.dumps(schedule, sort_keys=True, default=str)}|{has_next}"
 
 
+# How long stop() waits for the poll loop to finish its current iteration before cancelling it.
+LOOP_STOP_TIMEOUT = 15.0
+
+
 class CronManager:
     def __init__(
         self,
@@ -646,9 +650,14 @@ class CronManager:
         self._claiming = False
         self._wake.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # Let the loop finish its iteration: cancelling it between a committed claim and the
+            # hand-over of the claimed slots to tasks would leave those slots "queued" for good.
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout=LOOP_STOP_TIMEOUT)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
             self._task = None
         tasks = list(self._inflight.values())
         if tasks:
